@@ -1,0 +1,1 @@
+"""torimatome: consolidated ordering (とりまとめ注文) for B2B shops."""

@@ -1,0 +1,361 @@
+"""In-memory storage: the zero-configuration default and the backend of shops' test suites.
+
+Real code, not a fake: it honours the same contract as SQLite (proved by the conformance
+suite). Transactions are serialised by a lock and rolled back through an undo journal, so a
+failed unit of work leaves every table exactly as it was, at a cost proportional to what it
+changed rather than to the size of the data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import attrs
+
+from ..domain.accounts import Account
+from ..domain.errors import Conflict, StorageError
+from ..domain.lines import PENDING_STATUSES, RequestLine
+from ..domain.messages import Message
+from ..domain.requests import OrderRequest, is_closed
+from ..domain.users import User
+from ..ports.storage import (
+    IdempotencyRecord,
+    OutboxMail,
+    PurgeCounts,
+    RequestQuery,
+)
+
+__all__ = ["MemoryStorage"]
+
+_MISSING = object()
+
+
+class _Tables:
+    def __init__(self) -> None:
+        self.accounts: dict[str, Account] = {}
+        self.users: dict[str, User] = {}
+        self.logins: dict[str, str] = {}
+        self.passwords: dict[str, str] = {}
+        self.requests: dict[str, OrderRequest] = {}  # lines inside are not kept current
+        self.lines: dict[str, RequestLine] = {}
+        self.request_lines: dict[str, tuple[str, ...]] = {}
+        self.messages: dict[str, Message] = {}
+        self.threads: dict[str, list[str]] = {}
+        self.outbox: dict[str, OutboxMail] = {}
+        self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
+
+
+class _Journal:
+    """Undo entries recorded by every write, replayed backwards on rollback."""
+
+    def __init__(self) -> None:
+        self.entries: list[Callable[[], None]] = []
+
+    def set(self, table: dict[Any, Any], key: Any, value: Any) -> None:
+        old = table.get(key, _MISSING)
+        self.entries.append(lambda: _restore(table, key, old))
+        table[key] = value
+
+    def delete(self, table: dict[Any, Any], key: Any) -> None:
+        old = table.pop(key, _MISSING)
+        self.entries.append(lambda: _restore(table, key, old))
+
+    def append(self, table: dict[Any, list[Any]], key: Any, item: Any) -> None:
+        items = table.get(key)
+        self.set(table, key, [*(items or []), item])
+
+    def rollback(self) -> None:
+        for undo in reversed(self.entries):
+            undo()
+        self.entries.clear()
+
+
+def _restore(table: dict[Any, Any], key: Any, old: Any) -> None:
+    if old is _MISSING:
+        table.pop(key, None)
+    else:
+        table[key] = old
+
+
+class _Repo:
+    def __init__(self, t: _Tables, j: _Journal, write: bool) -> None:
+        self.t, self.j, self.write = t, j, write
+
+    def _writable(self) -> None:
+        if not self.write:
+            raise StorageError("Write attempted in a read-only unit of work.")
+
+
+class _Accounts(_Repo):
+    def add(self, account: Account) -> None:
+        self._writable()
+        if account.id in self.t.accounts:
+            raise Conflict(f"Account {account.id!r} already exists.")
+        self.j.set(self.t.accounts, account.id, account)
+
+    def get(self, account_id: str) -> Account | None:
+        return self.t.accounts.get(account_id)
+
+    def update(self, account: Account) -> None:
+        self._writable()
+        self.j.set(self.t.accounts, account.id, account)
+
+    def all_ids(self) -> list[str]:
+        return list(self.t.accounts)
+
+
+class _Users(_Repo):
+    def add(self, user: User, password_hash: str) -> None:
+        self._writable()
+        if user.login_id in self.t.logins or user.id in self.t.users:
+            raise Conflict(f"Login ID {user.login_id!r} is already in use.")
+        self.j.set(self.t.users, user.id, user)
+        self.j.set(self.t.logins, user.login_id, user.id)
+        self.j.set(self.t.passwords, user.id, password_hash)
+
+    def get(self, user_id: str) -> User | None:
+        return self.t.users.get(user_id)
+
+    def by_login_id(self, login_id: str) -> User | None:
+        user_id = self.t.logins.get(login_id)
+        return None if user_id is None else self.t.users[user_id]
+
+    def in_account(self, account_id: str) -> list[User]:
+        return [u for u in self.t.users.values() if u.account_id == account_id]
+
+    def update(self, user: User) -> None:
+        self._writable()
+        stored = self.t.users.get(user.id)
+        if stored is None or stored.version + 1 != user.version:
+            raise Conflict(f"User {user.id!r} changed since it was loaded.")
+        if stored.login_id != user.login_id:
+            raise StorageError("A login ID never changes.")
+        self.j.set(self.t.users, user.id, user)
+
+    def password_hash(self, user_id: str) -> str | None:
+        return self.t.passwords.get(user_id)
+
+    def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        self._writable()
+        self.j.set(self.t.passwords, user_id, password_hash)
+
+
+class _Requests(_Repo):
+    def add(self, request: OrderRequest) -> None:
+        self._writable()
+        if request.id in self.t.requests or any(ln.id in self.t.lines for ln in request.lines):
+            raise Conflict(f"Request {request.id!r} already exists.")
+        self.j.set(self.t.requests, request.id, attrs.evolve(request, lines=()))
+        self.j.set(self.t.request_lines, request.id, tuple(ln.id for ln in request.lines))
+        for line in request.lines:
+            self.j.set(self.t.lines, line.id, line)
+
+    def _assemble(self, request_id: str) -> OrderRequest:
+        header = self.t.requests[request_id]
+        lines = tuple(self.t.lines[i] for i in self.t.request_lines[request_id])
+        return attrs.evolve(header, lines=lines)
+
+    def get(self, request_id: str) -> OrderRequest | None:
+        return self._assemble(request_id) if request_id in self.t.requests else None
+
+    def lines(self, line_ids: Collection[str]) -> dict[str, RequestLine]:
+        return {i: self.t.lines[i] for i in line_ids if i in self.t.lines}
+
+    def lines_of_order(self, account_id: str, order_id: str) -> list[RequestLine]:
+        found = [
+            ln
+            for ln in self.t.lines.values()
+            if ln.account_id == account_id and ln.order_id == order_id
+        ]
+        return sorted(found, key=self._line_order)
+
+    def _line_order(self, line: RequestLine) -> tuple[dt.datetime, str, int]:
+        return (self.t.requests[line.request_id].submitted_at, line.request_id, line.position)
+
+    def update_lines(self, lines: Sequence[RequestLine]) -> None:
+        self._writable()
+        for line in lines:
+            stored = self.t.lines.get(line.id)
+            if stored is None or stored.version + 1 != line.version:
+                raise Conflict(lines={line.id: "changed since it was loaded"})
+        for line in lines:
+            self.j.set(self.t.lines, line.id, line)
+
+    def pending_lines(self, account_id: str) -> list[RequestLine]:
+        found = [
+            ln
+            for ln in self.t.lines.values()
+            if ln.account_id == account_id and ln.status in PENDING_STATUSES
+        ]
+        return sorted(found, key=self._line_order)
+
+    def pending_count(self, account_id: str) -> int:
+        return len(self.pending_lines(account_id))
+
+    def page(self, query: RequestQuery) -> list[OrderRequest]:
+        keyed = []
+        for request_id, header in self.t.requests.items():
+            if header.account_id != query.account_id:
+                continue
+            if query.requester_id is not None and header.requester_id != query.requester_id:
+                continue
+            at = header.submitted_at
+            if query.submitted_from is not None and at < query.submitted_from:
+                continue
+            if query.submitted_before is not None and at >= query.submitted_before:
+                continue
+            if query.after is not None and (at, request_id) >= query.after:
+                continue
+            request = self._assemble(request_id)
+            if request.closed and at < query.visible_since:
+                continue
+            if query.decided_only and not request.decided:
+                continue
+            keyed.append(((at, request_id), request))
+        keyed.sort(key=lambda pair: pair[0], reverse=True)
+        return [request for _, request in keyed[: query.limit]]
+
+    def purge(self, account_id: str, before: dt.datetime, *, dry_run: bool) -> PurgeCounts:
+        if not dry_run:
+            self._writable()
+        doomed, kept_open = [], 0
+        for request_id, header in self.t.requests.items():
+            if header.account_id != account_id or header.submitted_at >= before:
+                continue
+            lines = [self.t.lines[i] for i in self.t.request_lines[request_id]]
+            if is_closed(lines):
+                doomed.append(request_id)
+            else:
+                kept_open += 1
+        doomed_set = set(doomed)
+        mails = [
+            m.id
+            for m in self.t.outbox.values()
+            if m.request_id in doomed_set and m.sent_at is not None
+        ]
+        n_lines = sum(len(self.t.request_lines[r]) for r in doomed)
+        n_messages = sum(len(self.t.threads.get(r, ())) for r in doomed)
+        if not dry_run:
+            for request_id in doomed:
+                for line_id in self.t.request_lines[request_id]:
+                    self.j.delete(self.t.lines, line_id)
+                for message_id in self.t.threads.get(request_id, ()):
+                    self.j.delete(self.t.messages, message_id)
+                self.j.delete(self.t.threads, request_id)
+                self.j.delete(self.t.request_lines, request_id)
+                self.j.delete(self.t.requests, request_id)
+            for mail_id in mails:
+                self.j.delete(self.t.outbox, mail_id)
+        return PurgeCounts(len(doomed), n_lines, n_messages, len(mails), kept_open)
+
+
+class _Messages(_Repo):
+    def add(self, message: Message) -> None:
+        self._writable()
+        if message.id in self.t.messages:
+            raise Conflict(f"Message {message.id!r} already exists.")
+        if message.request_id not in self.t.requests:
+            raise StorageError(f"Message for unknown request {message.request_id!r}.")
+        self.j.set(self.t.messages, message.id, message)
+        self.j.append(self.t.threads, message.request_id, message.id)
+
+    def for_request(self, request_id: str) -> list[Message]:
+        thread = [self.t.messages[i] for i in self.t.threads.get(request_id, ())]
+        # Stable sort keeps insertion order among posts of the same instant.
+        return sorted(thread, key=lambda m: m.posted_at)
+
+
+class _Outbox(_Repo):
+    def add(self, mail: OutboxMail) -> None:
+        self._writable()
+        if mail.id in self.t.outbox:
+            raise Conflict(f"Mail {mail.id!r} already exists.")
+        self.j.set(self.t.outbox, mail.id, mail)
+
+    def due(self, now: dt.datetime, limit: int) -> list[OutboxMail]:
+        due = [
+            m
+            for m in self.t.outbox.values()
+            if m.sent_at is None and (m.next_attempt_at is None or m.next_attempt_at <= now)
+        ]
+        due.sort(key=lambda m: (m.next_attempt_at or m.created_at, m.created_at))
+        return due[:limit]
+
+    def _replace(self, mail_id: str, **changes: Any) -> None:
+        self._writable()
+        mail = self.t.outbox.get(mail_id)
+        if mail is None:
+            raise StorageError(f"Unknown mail {mail_id!r}.")
+        self.j.set(self.t.outbox, mail_id, attrs.evolve(mail, **changes))
+
+    def mark_sent(self, mail_id: str, at: dt.datetime) -> None:
+        self._replace(mail_id, sent_at=at)
+
+    def reschedule(
+        self, mail_id: str, *, attempts: int, next_attempt_at: dt.datetime, error: str
+    ) -> None:
+        self._replace(
+            mail_id, attempts=attempts, next_attempt_at=next_attempt_at, last_error=error
+        )
+
+    def pending_count(self) -> int:
+        return sum(1 for m in self.t.outbox.values() if m.sent_at is None)
+
+    def get(self, mail_id: str) -> OutboxMail | None:
+        return self.t.outbox.get(mail_id)
+
+    def all(self) -> list[OutboxMail]:
+        return sorted(self.t.outbox.values(), key=lambda m: m.created_at)
+
+
+class _Idempotency(_Repo):
+    def get(self, actor_id: str, key: str) -> IdempotencyRecord | None:
+        return self.t.idempotency.get((actor_id, key))
+
+    def add(self, record: IdempotencyRecord) -> None:
+        self._writable()
+        if (record.actor_id, record.key) in self.t.idempotency:
+            raise Conflict("Idempotency key already used.")
+        self.j.set(self.t.idempotency, (record.actor_id, record.key), record)
+
+
+class _UnitOfWork:
+    def __init__(self, tables: _Tables, journal: _Journal, write: bool) -> None:
+        self.accounts = _Accounts(tables, journal, write)
+        self.users = _Users(tables, journal, write)
+        self.requests = _Requests(tables, journal, write)
+        self.messages = _Messages(tables, journal, write)
+        self.outbox = _Outbox(tables, journal, write)
+        self.idempotency = _Idempotency(tables, journal, write)
+
+
+class MemoryStorage:
+    """Storage in this process's memory; ``memory://`` URLs open a fresh one each time."""
+
+    def __init__(self) -> None:
+        self._tables = _Tables()
+        self._lock = threading.RLock()
+        self._closed = False
+
+    @classmethod
+    def from_url(cls, url: str, config: object = None) -> MemoryStorage:
+        return cls()
+
+    @contextmanager
+    def unit_of_work(self, *, write: bool = True) -> Iterator[_UnitOfWork]:
+        if self._closed:
+            raise StorageError("The storage is closed.")
+        with self._lock:
+            journal = _Journal()
+            try:
+                yield _UnitOfWork(self._tables, journal, write)
+            except BaseException:
+                journal.rollback()
+                raise
+
+    def close(self) -> None:
+        self._closed = True

@@ -1,0 +1,64 @@
+"""An account: one office or company that buys through its coordinators."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+import attrs
+
+from .errors import InvalidInput
+from .message_policy import GraphemePolicy, WidthPolicy
+from .validation import check_text
+
+__all__ = ["DEFAULT_TIMEZONE", "Account", "AccountSettings", "check_timezone"]
+
+DEFAULT_TIMEZONE = "Asia/Tokyo"
+RETENTION_MONTHS = 15
+
+
+def check_timezone(value: object) -> str:
+    """An IANA zone name the standard library knows (``Asia/Tokyo``, ``UTC``...)."""
+    if not isinstance(value, str) or not value or len(value) > 64:
+        raise InvalidInput("timezone must be an IANA zone name.", field="timezone")
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"Unknown timezone {value!r}.", field="timezone") from None
+    return value
+
+
+def _check_locale(_: object, __: attrs.Attribute[str], value: str) -> None:
+    if value not in ("ja", "en"):
+        raise InvalidInput("locale must be 'ja' or 'en'.", field="locale")
+
+
+def _check_retention(_: object, __: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 120:
+        raise InvalidInput("retention_months must be an int from 1 to 120.", field="retention")
+
+
+@attrs.frozen
+class AccountSettings:
+    """Per-account policy: the message length rule, the retention window and the mail locale."""
+
+    message_policy: WidthPolicy | GraphemePolicy = WidthPolicy()
+    retention_months: int = attrs.field(default=RETENTION_MONTHS, validator=_check_retention)
+    locale: str = attrs.field(default="ja", validator=_check_locale)
+
+
+@attrs.frozen
+class Account:
+    """One office: its coordinators consolidate what its internal users request."""
+
+    id: str
+    name: str
+    timezone: str = DEFAULT_TIMEZONE
+    settings: AccountSettings = AccountSettings()
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+def check_account_name(value: object) -> str:
+    return check_text(value, "name", max_length=100, allow_empty=False)

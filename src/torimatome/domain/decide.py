@@ -1,0 +1,161 @@
+"""Deciding (とりまとめ → 決定する): the coordinator's atomic batch, planned without I/O.
+
+:func:`plan_decision` checks every named line is current and decidable and returns the lines
+after the decision, plus the cart entries for the consolidated ones. :func:`complete_decision`
+fills in the cart's references once the cart accepted. Either every line is valid, or the whole
+batch is a :class:`Conflict` naming the stale lines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+from .cart import CartEntry, CartRef, PriceChange
+from .errors import CartError, Conflict, InvalidInput
+from .lines import Act, RequestLine
+from .views import Decision
+
+__all__ = ["Choice", "DecisionPlan", "complete_decision", "parse_choices", "plan_decision"]
+
+MAX_BATCH = 1000
+
+
+class Choice(enum.StrEnum):
+    """The three buttons per line: とりまとめ / 保留 / 削除."""
+
+    CONSOLIDATE = "consolidate"
+    HOLD = "hold"
+    DELETE = "delete"
+
+    @property
+    def act(self) -> Act:
+        return Act(self.value)
+
+
+@attrs.frozen
+class DecisionPlan:
+    """Lines as they will be stored, the cart entries to send and their order."""
+
+    choices: Mapping[str, Choice]
+    held: tuple[RequestLine, ...]
+    deleted: tuple[RequestLine, ...]
+    to_consolidate: tuple[RequestLine, ...]
+    entries: tuple[CartEntry, ...]
+    coordinator_id: str
+    at: dt.datetime
+
+
+def parse_choices(choices: object, versions: object) -> tuple[dict[str, Choice], dict[str, int]]:
+    """Validate the caller's ``{line_id: Choice}`` and optional ``{line_id: version}`` maps."""
+    if not isinstance(choices, Mapping) or not choices:
+        raise InvalidInput("choices must be a non-empty {line_id: Choice} mapping.", field="choices")
+    if len(choices) > MAX_BATCH:
+        raise InvalidInput(f"A batch decides at most {MAX_BATCH} lines.", field="choices")
+    parsed: dict[str, Choice] = {}
+    for line_id, choice in choices.items():
+        if not isinstance(line_id, str) or not line_id or len(line_id) > 64:
+            raise InvalidInput(f"Invalid line id {line_id!r}.", field="choices")
+        if isinstance(choice, Choice):
+            parsed[line_id] = choice
+        elif isinstance(choice, str) and choice in Choice._value2member_map_:
+            parsed[line_id] = Choice(choice)
+        else:
+            raise InvalidInput(f"Invalid choice {choice!r} for line {line_id!r}.", field="choices")
+    parsed_versions: dict[str, int] = {}
+    if versions is not None:
+        if not isinstance(versions, Mapping):
+            raise InvalidInput("versions must be a {line_id: version} mapping.", field="versions")
+        for line_id, version in versions.items():
+            if line_id not in parsed:
+                raise InvalidInput(
+                    f"Version given for undecided line {line_id!r}.", field="versions"
+                )
+            if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+                raise InvalidInput(f"Invalid version {version!r}.", field="versions")
+            parsed_versions[line_id] = version
+    return parsed, parsed_versions
+
+
+def plan_decision(
+    lines: Mapping[str, RequestLine],
+    choices: Mapping[str, Choice],
+    versions: Mapping[str, int],
+    *,
+    coordinator_id: str,
+    now: dt.datetime,
+) -> DecisionPlan:
+    """Check the batch against the lines as stored; any stale line makes it a Conflict."""
+    stale: dict[str, str] = {}
+    for line_id in choices:
+        line = lines[line_id]
+        expected = versions.get(line_id)
+        if expected is not None and expected != line.version:
+            stale[line_id] = f"version {line.version}, expected {expected}"
+        elif not line.pending:
+            stale[line_id] = f"already {line.status.value}"
+    if stale:
+        raise Conflict(lines=stale)
+    held: list[RequestLine] = []
+    deleted: list[RequestLine] = []
+    consolidate: list[RequestLine] = []
+    for line_id, choice in choices.items():
+        line = lines[line_id]
+        if choice is Choice.CONSOLIDATE:
+            consolidate.append(line)
+            continue
+        moved = line.move(choice.act, decided_by=coordinator_id, decided_at=now)
+        (held if choice is Choice.HOLD else deleted).append(moved)
+    entries = tuple(
+        CartEntry(line_id=ln.id, sku=ln.sku, name=ln.name, quantity=ln.quantity,
+                  unit_price=ln.unit_price)
+        for ln in consolidate
+    )  # fmt: skip
+    return DecisionPlan(
+        choices=dict(choices),
+        held=tuple(held),
+        deleted=tuple(deleted),
+        to_consolidate=tuple(consolidate),
+        entries=entries,
+        coordinator_id=coordinator_id,
+        at=now,
+    )
+
+
+def complete_decision(
+    plan: DecisionPlan, refs: Sequence[CartRef]
+) -> tuple[list[RequestLine], Decision]:
+    """Attach the cart's refs; the cart must answer exactly one ref per entry."""
+    by_line: dict[str, CartRef] = {}
+    for ref in refs:
+        if not isinstance(ref, CartRef) or ref.line_id in by_line:
+            raise CartError("The cart answered with a malformed or duplicate CartRef.")
+        by_line[ref.line_id] = ref
+    if set(by_line) != {entry.line_id for entry in plan.entries}:
+        raise CartError("The cart did not answer exactly one CartRef per consolidated line.")
+    consolidated = [
+        line.move(
+            Act.CONSOLIDATE,
+            cart_ref=by_line[line.id].ref,
+            decided_by=plan.coordinator_id,
+            decided_at=plan.at,
+        )
+        for line in plan.to_consolidate
+    ]
+    price_changes = tuple(
+        PriceChange(line.id, line.sku, line.unit_price, current)
+        for line in plan.to_consolidate
+        if (current := by_line[line.id].current_unit_price) is not None
+        and current != line.unit_price
+    )
+    decision = Decision(
+        consolidated=tuple(line.id for line in consolidated),
+        held=tuple(line.id for line in plan.held),
+        deleted=tuple(line.id for line in plan.deleted),
+        cart_refs=tuple(by_line[line.id] for line in plan.to_consolidate),
+        price_changes=price_changes,
+    )
+    return [*consolidated, *plan.held, *plan.deleted], decision

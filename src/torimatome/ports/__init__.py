@@ -1,0 +1,1 @@
+"""Ports: the interfaces torimatome's services call (``typing.Protocol``) and the hook specs."""

@@ -1,0 +1,74 @@
+"""Configuration handed to the application and to every adapter factory."""
+
+from __future__ import annotations
+
+import attrs
+
+from ..domain.errors import ConfigurationError
+from ..domain.validation import DEFAULT_MAX_QUANTITY
+
+__all__ = ["MAIL_EVENTS", "Config"]
+
+#: Events that can be mailed; only ``request_submitted`` is mailed unless configured.
+MAIL_EVENTS = frozenset(
+    {
+        "request_submitted",
+        "lines_decided",
+        "message_posted",
+        "lines_ordered",
+        "line_withdrawn",
+        "user_registered",
+    }
+)
+_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def _positive(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"Config.{attribute.name} must be a positive int, got {value!r}.")
+
+
+def _mail_events(_: object, __: attrs.Attribute[frozenset[str]], value: frozenset[str]) -> None:
+    unknown = set(value) - MAIL_EVENTS
+    if unknown:
+        raise ConfigurationError(f"Unknown mail events: {sorted(unknown)}.")
+
+
+def _one_of(*choices: str) -> attrs._ValidatorType[str]:
+    def check(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+        if value not in choices:
+            raise ConfigurationError(f"Config.{attribute.name} must be one of {choices}.")
+
+    return check
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    """Everything an application can be tuned with; every field has a working default.
+
+    Attributes:
+        max_quantity: the largest quantity a line may request.
+        mail_events: which domain events are mailed (see ``MAIL_EVENTS``).
+        mail_from: the From address of every mail.
+        mail_charset: ``"utf-8"`` or ``"iso-2022-jp"`` (falls back to UTF-8 per mail when a
+            character cannot be carried).
+        scrypt_n: the scrypt cost (a power of two; keep the default in production).
+        sqlite_synchronous: ``PRAGMA synchronous`` for SQLite (FULL survives power loss).
+        busy_timeout_ms: how long SQLite waits for another writer.
+        mail_retry_base_seconds / mail_retry_cap_seconds: capped exponential backoff.
+        mail_batch: how many due mails one ``deliver_mail()`` sends at most.
+    """
+
+    max_quantity: int = attrs.field(default=DEFAULT_MAX_QUANTITY, validator=_positive)
+    mail_events: frozenset[str] = attrs.field(
+        default=frozenset({"request_submitted"}), converter=frozenset, validator=_mail_events
+    )
+    mail_from: str = "torimatome@localhost"
+    mail_from_name: str = ""
+    mail_charset: str = attrs.field(default="utf-8", validator=_one_of("utf-8", "iso-2022-jp"))
+    scrypt_n: int = attrs.field(default=2**14, validator=_positive)
+    sqlite_synchronous: str = attrs.field(default="FULL", validator=_one_of(*_SYNCHRONOUS))
+    busy_timeout_ms: int = attrs.field(default=10_000, validator=_positive)
+    mail_retry_base_seconds: int = attrs.field(default=60, validator=_positive)
+    mail_retry_cap_seconds: int = attrs.field(default=6 * 3600, validator=_positive)
+    mail_batch: int = attrs.field(default=500, validator=_positive)
