@@ -298,9 +298,7 @@ class _Outbox(_Repo):
     def reschedule(
         self, mail_id: str, *, attempts: int, next_attempt_at: dt.datetime, error: str
     ) -> None:
-        self._replace(
-            mail_id, attempts=attempts, next_attempt_at=next_attempt_at, last_error=error
-        )
+        self._replace(mail_id, attempts=attempts, next_attempt_at=next_attempt_at, last_error=error)
 
     def pending_count(self) -> int:
         return sum(1 for m in self.t.outbox.values() if m.sent_at is None)

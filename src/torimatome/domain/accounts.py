@@ -41,7 +41,7 @@ def _check_retention(_: object, __: attrs.Attribute[int], value: int) -> None:
 class AccountSettings:
     """Per-account policy: the message length rule, the retention window and the mail locale."""
 
-    message_policy: WidthPolicy | GraphemePolicy = WidthPolicy()
+    message_policy: WidthPolicy | GraphemePolicy = attrs.field(factory=WidthPolicy)
     retention_months: int = attrs.field(default=RETENTION_MONTHS, validator=_check_retention)
     locale: str = attrs.field(default="ja", validator=_check_locale)
 

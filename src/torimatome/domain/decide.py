@@ -52,7 +52,9 @@ class DecisionPlan:
 def parse_choices(choices: object, versions: object) -> tuple[dict[str, Choice], dict[str, int]]:
     """Validate the caller's ``{line_id: Choice}`` and optional ``{line_id: version}`` maps."""
     if not isinstance(choices, Mapping) or not choices:
-        raise InvalidInput("choices must be a non-empty {line_id: Choice} mapping.", field="choices")
+        raise InvalidInput(
+            "choices must be a non-empty {line_id: Choice} mapping.", field="choices"
+        )
     if len(choices) > MAX_BATCH:
         raise InvalidInput(f"A batch decides at most {MAX_BATCH} lines.", field="choices")
     parsed: dict[str, Choice] = {}

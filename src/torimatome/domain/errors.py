@@ -1,9 +1,10 @@
 """The one error hierarchy every torimatome call raises.
 
-Each error has a stable ``code`` (for shops that map errors to screens), an English text (``str(e)``)
-and a Japanese text (``e.ja``). Errors subclass the fitting built-in too, so ``except ValueError``
-in a shop still catches bad input. No error leaves partial state behind: the application raises
-them before it writes, or from inside a unit of work that then rolls back.
+Each error has a stable ``code`` (for shops that map errors to screens), an English text
+(``str(e)``) and a Japanese text (``e.ja``). Errors subclass the fitting built-in too, so
+``except ValueError`` in a shop still catches bad input. No error leaves partial state behind:
+the application raises them before it writes, or from inside a unit of work that then rolls
+back.
 """
 
 from __future__ import annotations

@@ -58,7 +58,11 @@ def check_id(value: object, field: str) -> str:
     """An object id as the caller passed it: a non-empty str of at most 64 characters."""
     if not isinstance(value, str):
         raise _type_error(field, "an id (str)", value)
-    if not value or len(value) > MAX_ID_LENGTH or forbidden_character(value, allow_line_breaks=False):
+    if (
+        not value
+        or len(value) > MAX_ID_LENGTH
+        or forbidden_character(value, allow_line_breaks=False)
+    ):
         raise InvalidInput(f"{field} is not a valid id: {_short(value)}.", field=field)
     return value
 
@@ -83,7 +87,9 @@ def check_text(
         )
     text = normalize(value)
     if not allow_empty and not text.strip():
-        raise InvalidInput(f"{field} must not be empty.", ja=f"{field} を入力してください", field=field)
+        raise InvalidInput(
+            f"{field} must not be empty.", ja=f"{field} を入力してください", field=field
+        )
     if len(text) > max_length:
         raise InvalidInput(
             f"{field} must be at most {max_length} characters; it has {len(text)}.",

@@ -1,0 +1,65 @@
+"""The facade's one entry point: open an application from a storage URL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from .adapters import builtin
+from .adapters.credentials import ScryptHasher, SecretsGenerator, random_id
+from .application.app import App
+from .application.plugins import StorageBackends, build_plugin_manager
+from .domain.errors import ConfigurationError
+from .domain.features import FeatureSpec, RestrictionMatrix
+from .ports.clock import Clock, system_clock
+from .ports.config import Config
+
+__all__ = ["open"]
+
+
+def open(
+    url: str = "memory://",
+    *,
+    plugins: Iterable[object] = (),
+    clock: Clock | None = None,
+    config: Config | None = None,
+) -> App:
+    """Open a torimatome application on the storage at ``url``.
+
+    Args:
+        url: ``memory://`` (a fresh in-memory store), ``sqlite:///path/to/file.sqlite3``, or a
+            scheme a plugin registers through ``torimatome_register_storage``.
+        plugins: plugin objects or modules for this application only; they answer before
+            entry-point plugins and the built-in adapters.
+        clock: a callable returning an aware ``datetime`` (tests pass a frozen clock).
+        config: a :class:`Config`; every field has a working default.
+
+    Raises:
+        ConfigurationError: an unknown scheme, a bad plugin or a bad option.
+    """
+    if not isinstance(url, str):
+        raise ConfigurationError(f"The storage URL must be a str, got {type(url).__name__}.")
+    if config is None:
+        config = Config()
+    if not isinstance(config, Config):
+        raise ConfigurationError("config must be a torimatome.Config.")
+    if clock is not None and not callable(clock):
+        raise ConfigurationError("clock must be a callable returning an aware datetime.")
+    pm = build_plugin_manager(list(plugins), [builtin, builtin.DefaultCart()])
+    backends = StorageBackends()
+    pm.hook.torimatome_register_storage(registry=backends)
+    extra: list[FeatureSpec] = [
+        spec for specs in pm.hook.torimatome_extra_features() for spec in (specs or ())
+    ]
+    matrix = RestrictionMatrix.build(extra)
+    storage: Any = backends.open(url, config)
+    return App(
+        storage=storage,
+        plugin_manager=pm,
+        clock=clock or system_clock,
+        config=config,
+        hasher=ScryptHasher(n=config.scrypt_n),
+        secrets=SecretsGenerator(),
+        new_id=random_id,
+        matrix=matrix,
+    )

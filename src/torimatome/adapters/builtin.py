@@ -1,0 +1,54 @@
+"""The built-in plugin: registers the reference adapters through the public hooks.
+
+Everything here is ``trylast``, so a shop's or a third party's plugin answers first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..domain.cart import CartEntry, CartRef
+from ..domain.events import LinesOrdered
+from ..ports.hookspecs import StorageRegistry, hookimpl
+from .memory_cart import MemoryCart
+
+__all__ = ["DefaultCart", "open_memory", "open_sqlite", "torimatome_register_storage"]
+
+
+def open_memory(url: str, config: Any) -> Any:
+    from .memory_storage import MemoryStorage
+
+    return MemoryStorage.from_url(url, config)
+
+
+def open_sqlite(url: str, config: Any) -> Any:
+    from .sqlite_storage import SqliteStorage
+
+    return SqliteStorage.from_url(url, config)
+
+
+@hookimpl(trylast=True)
+def torimatome_register_storage(registry: StorageRegistry) -> None:
+    registry.add("memory", open_memory)
+    registry.add("sqlite", open_sqlite)
+
+
+class DefaultCart(MemoryCart):
+    """The memory cart as the app's last resort: it answers only when no plugin's cart does."""
+
+    @hookimpl(trylast=True)
+    def torimatome_add_to_cart(
+        self, account_id: str, coordinator_id: str, entries: Sequence[CartEntry]
+    ) -> list[CartRef]:
+        return super().torimatome_add_to_cart(account_id, coordinator_id, entries)
+
+    @hookimpl(trylast=True)
+    def torimatome_remove_from_cart(
+        self, account_id: str, coordinator_id: str, refs: Sequence[CartRef]
+    ) -> None:
+        super().torimatome_remove_from_cart(account_id, coordinator_id, refs)
+
+    @hookimpl(trylast=True)
+    def torimatome_lines_ordered(self, event: LinesOrdered) -> None:
+        super().torimatome_lines_ordered(event)

@@ -1,0 +1,189 @@
+"""Mail composition for the outbox: who gets which mail for an event, and its text.
+
+Mails are composed inside the unit of work of the change that caused them, with the
+recipients' addresses as they are at that commit. Per event each distinct address
+(case-insensitive) gets one mail; an address that is both requester and coordinator gets the
+coordinator's notice (the seed warns that shared addresses receive both mails).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import attrs
+import pluggy
+
+from ..domain.accounts import Account
+from ..domain.errors import MailError
+from ..domain.lines import RequestLine
+from ..domain.messages import Message
+from ..domain.requests import OrderRequest
+from ..domain.roles import Role
+from ..domain.users import User
+from ..ports.config import Config
+from ..ports.storage import OutboxMail, UnitOfWork
+from .mail_templates import COORDINATOR, INTRO, REQUESTER, SUBJECTS, USER
+
+__all__ = ["MailContext", "Mailer"]
+
+
+@attrs.frozen
+class MailContext:
+    """What a mail template may use: passed to ``torimatome_compose_mail`` as ``event``."""
+
+    event: str
+    account: Account
+    actor: User
+    recipient_role: str
+    request: OrderRequest | None = None
+    requester: User | None = None
+    message: Message | None = None
+    line_ids: tuple[str, ...] = ()
+    order_id: str | None = None
+    url: str | None = None
+
+
+_SCREENS = {REQUESTER: "request_status", COORDINATOR: "consolidation", USER: "request_status"}
+
+
+class Mailer:
+    """Composes the mails of one event and writes them to the outbox of the current unit."""
+
+    def __init__(
+        self, pm: pluggy.PluginManager, config: Config, new_id: Callable[[str], str]
+    ) -> None:
+        self.pm, self.config, self.new_id = pm, config, new_id
+
+    def wants(self, event: str) -> bool:
+        return event in self.config.mail_events
+
+    def enqueue(
+        self,
+        uow: UnitOfWork,
+        now: dt.datetime,
+        base: MailContext,
+        recipients: Iterable[tuple[User, str]],
+    ) -> int:
+        """Compose one mail per distinct address and add it to the outbox; returns the count."""
+        chosen: dict[str, tuple[User, str]] = {}
+        for user, role in recipients:
+            if not user.email or not user.active:
+                continue
+            key = user.email.lower()
+            # An address shared by a requester and a coordinator gets the coordinator's notice.
+            if key not in chosen or (role == COORDINATOR and chosen[key][1] != COORDINATOR):
+                chosen[key] = (user, role)
+        locale = base.account.settings.locale
+        for user, role in chosen.values():
+            ctx = attrs.evolve(base, recipient_role=role, url=self._url(role, base))
+            message = self._compose(ctx, user, locale)
+            uow.outbox.add(
+                OutboxMail(
+                    id=self.new_id("mail"),
+                    account_id=base.account.id,
+                    event=base.event,
+                    recipient=user.email,
+                    subject=str(message["Subject"]),
+                    raw=message.as_bytes(),
+                    created_at=now,
+                    request_id=base.request.id if base.request else None,
+                    next_attempt_at=now,
+                )
+            )
+        return len(chosen)
+
+    def _url(self, role: str, ctx: MailContext) -> str | None:
+        screen = _SCREENS[role]
+        request_id = ctx.request.id if ctx.request else None
+        url = self.pm.hook.torimatome_screen_url(
+            screen=screen, account_id=ctx.account.id, request_id=request_id
+        )
+        return None if url is None else str(url)
+
+    def _compose(self, ctx: MailContext, recipient: User, locale: str) -> EmailMessage:
+        try:
+            custom = self.pm.hook.torimatome_compose_mail(
+                event=ctx, recipient=recipient, locale=locale
+            )
+            message = custom if custom is not None else self._template(ctx, recipient, locale)
+            if not isinstance(message, EmailMessage):
+                raise MailError(
+                    f"compose_mail returned {type(message).__name__}, not EmailMessage."
+                )
+            if message["From"] is None:
+                message["From"] = self._address(self.config.mail_from_name, self.config.mail_from)
+            if message["To"] is None:
+                message["To"] = self._address(recipient.display_name, recipient.email)
+            if message["Message-ID"] is None:
+                message["Message-ID"] = make_msgid(domain="torimatome.invalid")
+            return message
+        except MailError:
+            raise
+        except (ValueError, TypeError) as exc:
+            # email raises ValueError for a newline in a header: never let one through.
+            raise MailError(f"Mail could not be composed: {exc}") from exc
+
+    @staticmethod
+    def _address(name: str, email: str) -> str:
+        local, _, domain = email.partition("@")
+        return str(Address(display_name=name, username=local, domain=domain))
+
+    def _template(self, ctx: MailContext, recipient: User, locale: str) -> EmailMessage:
+        key = (ctx.event, ctx.recipient_role, locale)
+        requester = ctx.requester.display_name if ctx.requester else ""
+        subject = SUBJECTS[key].format(requester=requester)
+        ja = locale == "ja"
+        lines = [f"{recipient.display_name} 様" if ja else f"Dear {recipient.display_name},", ""]
+        lines.append(INTRO[key])
+        lines.extend(self._details(ctx, ja))
+        if ctx.url:
+            lines += ["", ctx.url]
+        lines += ["", "-- ", ctx.account.name]
+        body = "\n".join(lines) + "\n"
+        message = EmailMessage()
+        message["Subject"] = subject
+        charset = self.config.mail_charset
+        if charset == "iso-2022-jp":
+            try:
+                body.encode("iso-2022-jp")
+            except UnicodeEncodeError:
+                charset = "utf-8"  # a character ISO-2022-JP cannot carry: fall back whole
+        message.set_content(body, charset=charset)
+        return message
+
+    def _details(self, ctx: MailContext, ja: bool) -> list[str]:
+        out: list[str] = []
+        if ctx.request is not None:
+            zone = ctx.account.zone
+            at = ctx.request.submitted_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+            out += ["", f"{'依頼番号' if ja else 'Request'}: {ctx.request.id}"]
+            out.append(f"{'依頼日時' if ja else 'Submitted'}: {at} ({ctx.account.timezone})")
+            if ctx.requester is not None:
+                out.append(f"{'依頼者' if ja else 'Requester'}: {ctx.requester.display_name}")
+            shown = _lines_of(ctx.request, ctx.line_ids)
+            for line in shown:
+                status = line.status.label("ja" if ja else "en")
+                out.append(
+                    f"  - {line.name} ({line.sku}) × {line.quantity}  "
+                    f"{'¥'}{line.unit_price:,}  [{status}]"
+                )
+            if ctx.request.message and ctx.event == "request_submitted":
+                out.append(f"{'伝言メッセージ' if ja else 'Message'}: {ctx.request.message}")
+        if ctx.message is not None:
+            out += ["", f"{'メッセージ' if ja else 'Message'}: {ctx.message.body}"]
+        if ctx.order_id is not None:
+            out.append(f"{'注文番号' if ja else 'Order'}: {ctx.order_id}")
+        return out
+
+
+def _lines_of(request: OrderRequest, line_ids: Sequence[str]) -> list[RequestLine]:
+    wanted = set(line_ids)
+    return [ln for ln in request.lines if not wanted or ln.id in wanted]
+
+
+def coordinators(users: Iterable[User]) -> list[User]:
+    return [u for u in users if u.role is Role.COORDINATOR and u.active]
