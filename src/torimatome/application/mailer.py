@@ -120,6 +120,9 @@ class Mailer:
                 message["To"] = self._address(recipient.display_name, recipient.email)
             if message["Message-ID"] is None:
                 message["Message-ID"] = make_msgid(domain="torimatome.invalid")
+            for name, value in message.items():
+                if "\r" in str(value) or "\n" in str(value):
+                    raise MailError(f"The mail header {name} contains a line break.")
             return message
         except MailError:
             raise

@@ -27,10 +27,14 @@ TRACE_ENV = "TORIMATOME_TRACE_PLUGINS"
 def build_plugin_manager(
     plugins: Iterable[object], builtins: Iterable[object]
 ) -> pluggy.PluginManager:
-    """A fresh manager with ``plugins`` first, entry points next, ``builtins`` last."""
+    """A fresh manager with ``plugins`` first, entry points next, ``builtins`` last.
+
+    pluggy calls the most recently registered implementation first, so ``plugins`` are
+    registered in reverse: the first plugin listed is the first asked.
+    """
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
-    for plugin in plugins:
+    for plugin in reversed(list(plugins)):
         if pm.is_registered(plugin):
             continue
         try:
@@ -41,7 +45,7 @@ def build_plugin_manager(
     for name in blocked:
         pm.set_blocked(name)
     pm.load_setuptools_entrypoints(PROJECT)
-    for plugin in builtins:
+    for plugin in reversed(list(builtins)):
         pm.register(plugin)
     try:
         pm.check_pending()
