@@ -7,6 +7,7 @@ plugin). The matrix is plain data: it can be queried, extended and printed as a 
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable, Mapping
 
 import attrs
@@ -15,6 +16,8 @@ from .errors import AccessDenied, ConfigurationError
 from .roles import Role
 
 __all__ = ["BUILTIN_FEATURES", "Feature", "FeatureSpec", "RestrictionMatrix"]
+
+_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 class Feature(enum.StrEnum):
@@ -51,11 +54,18 @@ def _roles(value: object) -> frozenset[Role]:
     return frozenset(Role(r) for r in value)
 
 
+def _check_code(_: object, __: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not _CODE.fullmatch(value):
+        raise ConfigurationError(
+            f"A feature code is 1-64 of a-z, 0-9 and _, starting with a letter: {value!r}."
+        )
+
+
 @attrs.frozen
 class FeatureSpec:
     """One row of the matrix: a feature code, its labels and the roles allowed to use it."""
 
-    code: str = attrs.field(validator=attrs.validators.matches_re(r"^[a-z][a-z0-9_]{0,63}$"))
+    code: str = attrs.field(validator=_check_code)
     label_ja: str
     label_en: str
     allowed: frozenset[Role] = attrs.field(converter=_roles)
@@ -98,7 +108,7 @@ BUILTIN_FEATURES: tuple[FeatureSpec, ...] = (
     _spec(Feature.REFERRAL, "お知り合い紹介", "Referral", _COORD, "お申し込み"),
     _spec(Feature.CAMPAIGN, "キャンペーン", "Campaigns", _COORD, "お申し込み"),
     _spec(Feature.REQUEST_ORDER, "注文を依頼する", "Request an order", _INTERNAL),
-    _spec(Feature.REQUEST_STATUS, "ご注文依頼状況確認", "Request status", _INTERNAL),
+    _spec(Feature.REQUEST_STATUS, "ご注文依頼状況確認", "Request status", _BOTH),
     _spec(Feature.PROFILE_CHANGE, "登録情報の変更（施設情報以外）", "Change own profile", _BOTH),
     _spec(Feature.MESSAGES, "伝言メッセージ", "Messages", _BOTH),
 )  # fmt: skip
@@ -106,7 +116,8 @@ BUILTIN_FEATURES: tuple[FeatureSpec, ...] = (
 
 @attrs.frozen
 class RestrictionMatrix:
-    """All features by code; a denied or unknown feature raises :class:`AccessDenied`."""
+    """All features by code: a denied feature raises :class:`AccessDenied`, an unknown one
+    :class:`ConfigurationError` (a typo in a shop's code, not a user's fault)."""
 
     specs: Mapping[str, FeatureSpec]
 

@@ -142,7 +142,8 @@ def check_email(value: object, field: str = "email", *, allow_empty: bool = True
         raise _type_error(field, "a str", value)
     if value == "" and allow_empty:
         return value
-    if len(value) > 254 or not value.isascii() or not _EMAIL_PATTERN.fullmatch(value):
+    bad = forbidden_character(value, allow_line_breaks=False)
+    if bad or len(value) > 254 or not value.isascii() or not _EMAIL_PATTERN.fullmatch(value):
         raise InvalidInput(
             f"{field} is not a valid e-mail address: {_short(value)}.",
             ja="E-mailアドレスの形式が正しくありません",
