@@ -100,9 +100,10 @@ def test_parse_choices_refuses_a_malformed_version(version: object) -> None:
         parse_choices({"L1": "hold"}, {"L1": version})
 
 
-def test_parse_choices_refuses_a_version_for_a_line_it_does_not_decide() -> None:
-    with pytest.raises(InvalidInput):
-        parse_choices({"L1": "hold"}, {"L1": 1, "L2": 1})
+def test_versions_of_lines_the_batch_does_not_name_are_ignored() -> None:
+    # A screen posts back the versions of every line it showed; only the named lines count.
+    _, versions = parse_choices({"L1": "hold"}, {"L1": 1, "L2": 3})
+    assert versions == {"L1": 1}
 
 
 @pytest.mark.parametrize("versions", [[("L1", 1)], "L1", 1])

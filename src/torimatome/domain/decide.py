@@ -71,13 +71,14 @@ def parse_choices(choices: object, versions: object) -> tuple[dict[str, Choice],
     if versions is not None:
         if not isinstance(versions, Mapping):
             raise InvalidInput("versions must be a {line_id: version} mapping.", field="versions")
+        if len(versions) > 10 * MAX_BATCH:
+            raise InvalidInput("Too many versions for one screen.", field="versions")
         for line_id, version in versions.items():
-            if line_id not in parsed:
-                raise InvalidInput(
-                    f"Version given for undecided line {line_id!r}.", field="versions"
-                )
             if isinstance(version, bool) or not isinstance(version, int) or version < 1:
                 raise InvalidInput(f"Invalid version {version!r}.", field="versions")
+            # A screen posts back every version it showed; only the named lines count.
+            if line_id not in parsed:
+                continue
             parsed_versions[line_id] = version
     return parsed, parsed_versions
 

@@ -1,0 +1,34 @@
+"""Docs that run: every Python block of README.md and docs/ executes, and the matrix copy is
+current."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from torimatome.demo import matrix_table
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(r"```python\n(.*?)```", re.S)
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
+def test_every_python_block_runs(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    namespace: dict[str, object] = {"__name__": f"docs.{path.stem}"}
+    for number, block in enumerate(BLOCK.findall(path.read_text(encoding="utf-8")), 1):
+        exec(compile(block, f"{path.name} block {number}", "exec"), namespace)
+
+
+def test_the_matrix_page_shows_the_current_matrix() -> None:
+    text = (ROOT / "docs" / "matrix.md").read_text(encoding="utf-8")
+    assert matrix_table("ja") in text
+
+
+def test_every_example_runs() -> None:
+    import runpy
+
+    for example in sorted((ROOT / "examples").glob("*.py")):
+        runpy.run_path(str(example), run_name="__main__")
