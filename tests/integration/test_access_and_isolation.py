@@ -177,3 +177,23 @@ def test_password_change_needs_the_current_password(office: Office) -> None:
         app.authenticate("sato", office.passwords["sato"])
     with pytest.raises(AccessDenied):
         app.authenticate("nobody", "whatever-password")
+
+
+def test_a_role_change_applies_on_the_very_next_call(office: Office) -> None:
+    app, boss, sato = office.app, office.boss, office.sato
+    (line,) = office.request(sato).lines
+    promoted = app.set_role(boss.id, sato.id, Role.COORDINATOR)
+    assert promoted.role is Role.COORDINATOR
+    assert app.pending_count(sato.id) == 1
+    with pytest.raises(AccessDenied):
+        office.request(sato)
+    with pytest.raises(AccessDenied):  # nobody approves their own request
+        app.decide(sato.id, {line.id: Choice.CONSOLIDATE})
+    app.decide(boss.id, {line.id: Choice.HOLD})
+    app.set_role(sato.id, boss.id, Role.INTERNAL)
+    with pytest.raises(AccessDenied):
+        app.pending(boss.id)
+    with pytest.raises(InvalidInput):
+        app.set_role(sato.id, sato.id, Role.INTERNAL)  # the last active coordinator
+    with pytest.raises(InvalidInput):
+        app.set_role(sato.id, boss.id, "coordinator")  # type: ignore[arg-type]

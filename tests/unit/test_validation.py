@@ -223,11 +223,12 @@ def test_check_text_refuses_an_over_long_text() -> None:
         check_text("あ" * 11, "name", max_length=10)
 
 
-def test_check_text_returns_the_nfc_form_and_measures_it() -> None:
-    decomposed = "Cafe\u0301 ガ"  # e + combining acute, カ + combining voicing mark
-    result = check_text(decomposed, "name", max_length=6)
-    assert result == "Café ガ"
-    assert len(result) == 6
+def test_check_text_keeps_the_text_exactly_as_given() -> None:
+    # Only messages are NFC-normalised; a SKU or a name may be matched byte for byte.
+    decomposed = "Cafe\u0301 カ\u3099"
+    assert check_text(decomposed, "name", max_length=8) == decomposed
+    with pytest.raises(InvalidInput):
+        check_text(decomposed, "name", max_length=7)
 
 
 def test_check_text_can_refuse_a_blank_text() -> None:

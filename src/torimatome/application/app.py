@@ -307,20 +307,37 @@ class App:
             if not user.active:
                 return user
             if user.role is Role.COORDINATOR:
-                others = [
-                    u
-                    for u in coordinators(uow.users.in_account(user.account_id))
-                    if u.id != user.id
-                ]
-                if not others:
-                    raise InvalidInput(
-                        "The last active coordinator of an account cannot be deactivated.",
-                        ja="有効なとりまとめ担当者が1人もいなくなるため、無効にできません",
-                        field="user_id",
-                    )
+                self._keep_a_coordinator(uow, user)
             changed = user.changed(active=False)
             uow.users.update(changed)
             return changed
+
+    def set_role(self, actor: str, user_id: str, role: Role) -> User:
+        """Make a user a coordinator or an internal user; it applies on their very next call.
+        The last active coordinator of an account keeps the role."""
+        if not isinstance(role, Role):
+            raise InvalidInput("role must be a torimatome.Role.", field="role")
+        with self._unit() as uow:
+            manager = self._actor(uow, actor, Feature.INTERNAL_USER_MANAGEMENT)
+            user = self._managed_user(uow, manager, user_id)
+            if user.role is role:
+                return user
+            if user.role is Role.COORDINATOR and user.active:
+                self._keep_a_coordinator(uow, user)
+            changed = user.changed(role=role)
+            uow.users.update(changed)
+            return changed
+
+    def _keep_a_coordinator(self, uow: UnitOfWork, leaving: User) -> None:
+        others = [
+            u for u in coordinators(uow.users.in_account(leaving.account_id)) if u.id != leaving.id
+        ]
+        if not others:
+            raise InvalidInput(
+                "The last active coordinator of an account must stay one.",
+                ja="有効なとりまとめ担当者が1人もいなくなるため、変更できません",
+                field="user_id",
+            )
 
     def reactivate_user(self, actor: str, user_id: str) -> User:
         with self._unit() as uow:
@@ -618,6 +635,14 @@ class App:
                     line = lines.get(line_id)
                     if line is None or line.account_id != coordinator.account_id:
                         raise NotFound("line", line_id)
+                    if line.requester_id == coordinator.id:
+                        # An internal user promoted to coordinator must not approve what they
+                        # requested themselves: another coordinator decides those lines.
+                        raise AccessDenied(
+                            str(Feature.CONSOLIDATION),
+                            en=f"Line {line_id!r} is your own request; another coordinator "
+                            "decides it.",
+                        )
                 plan = plan_decision(lines, parsed, seen, coordinator_id=coordinator.id, now=now)
                 if plan.entries:
                     refs = self._add_to_cart(coordinator, plan.entries)

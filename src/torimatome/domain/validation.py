@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .errors import InvalidInput
-from .text import forbidden_character, normalize
+from .text import forbidden_character
 
 __all__ = [
     "DEFAULT_MAX_QUANTITY",
@@ -75,7 +75,10 @@ def check_text(
     allow_empty: bool = True,
     allow_line_breaks: bool = False,
 ) -> str:
-    """A short free text (name, profile field): NFC, no control characters, bounded length."""
+    """A short free text (name, profile field): no control characters, bounded length.
+
+    Stored exactly as given: only messages are NFC-normalised (a SKU or a name may be matched
+    byte for byte by the shop)."""
     if not isinstance(value, str):
         raise _type_error(field, "a str", value)
     bad = forbidden_character(value, allow_line_breaks=allow_line_breaks)
@@ -85,7 +88,7 @@ def check_text(
             ja=f"{field} に使用できない文字が含まれています（{bad}）",
             field=field,
         )
-    text = normalize(value)
+    text = value
     if not allow_empty and not text.strip():
         raise InvalidInput(
             f"{field} must not be empty.", ja=f"{field} を入力してください", field=field
