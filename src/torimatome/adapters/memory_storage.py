@@ -54,6 +54,7 @@ class _Journal:
 
     def __init__(self) -> None:
         self.entries: list[Callable[[], None]] = []
+        self.open = True
 
     def set(self, table: dict[Any, Any], key: Any, value: Any) -> None:
         old = table.get(key, _MISSING)
@@ -86,8 +87,17 @@ class _Repo:
         self.t, self.j, self.write = t, j, write
 
     def _writable(self) -> None:
+        self._live()
         if not self.write:
             raise StorageError("Write attempted in a read-only unit of work.")
+
+    def _live(self) -> None:
+        if not self.j.open:
+            raise StorageError("A repository was used after its unit of work ended.")
+
+    def _account_exists(self, account_id: str) -> None:
+        if account_id not in self.t.accounts:
+            raise StorageError(f"Unknown account {account_id!r}.")
 
 
 class _Accounts(_Repo):
@@ -111,6 +121,7 @@ class _Accounts(_Repo):
 class _Users(_Repo):
     def add(self, user: User, password_hash: str) -> None:
         self._writable()
+        self._account_exists(user.account_id)
         if user.login_id in self.t.logins or user.id in self.t.users:
             raise Conflict(f"Login ID {user.login_id!r} is already in use.")
         self.j.set(self.t.users, user.id, user)
@@ -141,14 +152,22 @@ class _Users(_Repo):
 
     def set_password_hash(self, user_id: str, password_hash: str) -> None:
         self._writable()
+        if user_id not in self.t.users:
+            raise StorageError(f"Unknown user {user_id!r}.")
         self.j.set(self.t.passwords, user_id, password_hash)
 
 
 class _Requests(_Repo):
     def add(self, request: OrderRequest) -> None:
         self._writable()
+        self._account_exists(request.account_id)
         if request.id in self.t.requests or any(ln.id in self.t.lines for ln in request.lines):
             raise Conflict(f"Request {request.id!r} already exists.")
+        for line in request.lines:
+            if (line.request_id, line.account_id, line.requester_id) != (
+                request.id, request.account_id, request.requester_id,
+            ):  # fmt: skip
+                raise StorageError(f"Line {line.id!r} does not belong to its request.")
         self.j.set(self.t.requests, request.id, attrs.evolve(request, lines=()))
         self.j.set(self.t.request_lines, request.id, tuple(ln.id for ln in request.lines))
         for line in request.lines:
@@ -178,12 +197,28 @@ class _Requests(_Repo):
 
     def update_lines(self, lines: Sequence[RequestLine]) -> None:
         self._writable()
+        stale: dict[str, str] = {}
+        seen: set[str] = set()
         for line in lines:
             stored = self.t.lines.get(line.id)
-            if stored is None or stored.version + 1 != line.version:
-                raise Conflict(lines={line.id: "changed since it was loaded"})
+            if line.id in seen:
+                stale[line.id] = "named twice in one batch"
+            elif stored is None or stored.version + 1 != line.version:
+                stale[line.id] = "changed since it was loaded"
+            seen.add(line.id)
+        if stale:
+            raise Conflict(lines=stale)
         for line in lines:
-            self.j.set(self.t.lines, line.id, line)
+            stored = self.t.lines[line.id]
+            # A line's identity never changes, whatever the caller passed.
+            kept = attrs.evolve(
+                line,
+                request_id=stored.request_id,
+                account_id=stored.account_id,
+                requester_id=stored.requester_id,
+                position=stored.position,
+            )
+            self.j.set(self.t.lines, line.id, kept)
 
     def pending_lines(self, account_id: str) -> list[RequestLine]:
         found = [
@@ -197,6 +232,9 @@ class _Requests(_Repo):
         return len(self.pending_lines(account_id))
 
     def page(self, query: RequestQuery) -> list[OrderRequest]:
+        self._live()
+        if query.limit < 1:
+            raise StorageError("limit must be at least 1.")
         keyed = []
         for request_id, header in self.t.requests.items():
             if header.account_id != query.account_id:
@@ -272,11 +310,15 @@ class _Messages(_Repo):
 class _Outbox(_Repo):
     def add(self, mail: OutboxMail) -> None:
         self._writable()
+        self._account_exists(mail.account_id)
         if mail.id in self.t.outbox:
             raise Conflict(f"Mail {mail.id!r} already exists.")
         self.j.set(self.t.outbox, mail.id, mail)
 
     def due(self, now: dt.datetime, limit: int) -> list[OutboxMail]:
+        self._live()
+        if limit < 1:
+            raise StorageError("limit must be at least 1.")
         due = [
             m
             for m in self.t.outbox.values()
@@ -323,12 +365,47 @@ class _Idempotency(_Repo):
 
 class _UnitOfWork:
     def __init__(self, tables: _Tables, journal: _Journal, write: bool) -> None:
-        self.accounts = _Accounts(tables, journal, write)
-        self.users = _Users(tables, journal, write)
-        self.requests = _Requests(tables, journal, write)
-        self.messages = _Messages(tables, journal, write)
-        self.outbox = _Outbox(tables, journal, write)
-        self.idempotency = _Idempotency(tables, journal, write)
+        self._journal = journal
+        self._accounts = _Accounts(tables, journal, write)
+        self._users = _Users(tables, journal, write)
+        self._requests = _Requests(tables, journal, write)
+        self._messages = _Messages(tables, journal, write)
+        self._outbox = _Outbox(tables, journal, write)
+        self._idempotency = _Idempotency(tables, journal, write)
+
+    def _live(self) -> None:
+        if not self._journal.open:
+            raise StorageError("A unit of work was used after it ended.")
+
+    @property
+    def accounts(self) -> _Accounts:
+        self._live()
+        return self._accounts
+
+    @property
+    def users(self) -> _Users:
+        self._live()
+        return self._users
+
+    @property
+    def requests(self) -> _Requests:
+        self._live()
+        return self._requests
+
+    @property
+    def messages(self) -> _Messages:
+        self._live()
+        return self._messages
+
+    @property
+    def outbox(self) -> _Outbox:
+        self._live()
+        return self._outbox
+
+    @property
+    def idempotency(self) -> _Idempotency:
+        self._live()
+        return self._idempotency
 
 
 class MemoryStorage:
@@ -336,8 +413,9 @@ class MemoryStorage:
 
     def __init__(self) -> None:
         self._tables = _Tables()
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
         self._closed = False
+        self._owner: int | None = None
 
     @classmethod
     def from_url(cls, url: str, config: object = None) -> MemoryStorage:
@@ -347,13 +425,19 @@ class MemoryStorage:
     def unit_of_work(self, *, write: bool = True) -> Iterator[_UnitOfWork]:
         if self._closed:
             raise StorageError("The storage is closed.")
+        if self._owner == threading.get_ident():
+            raise StorageError("Units of work do not nest.")
         with self._lock:
+            self._owner = threading.get_ident()
             journal = _Journal()
             try:
                 yield _UnitOfWork(self._tables, journal, write)
             except BaseException:
                 journal.rollback()
                 raise
+            finally:
+                journal.open = False
+                self._owner = None
 
     def close(self) -> None:
         self._closed = True

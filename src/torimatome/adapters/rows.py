@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
+from cattrs.preconf.json import JsonConverter
 from cattrs.preconf.json import make_converter as make_json_converter
 from cattrs.strategies import configure_tagged_union
 
@@ -68,7 +69,7 @@ def from_micros(value: int) -> dt.datetime:
     return _EPOCH + dt.timedelta(microseconds=value)
 
 
-def _make_json() -> cattrs.Converter:
+def _make_json() -> JsonConverter:
     converter = make_json_converter()
     configure_tagged_union(
         WidthPolicy | GraphemePolicy,
@@ -83,14 +84,16 @@ JSON = _make_json()
 
 
 def settings_to_json(settings: AccountSettings) -> str:
-    return JSON.dumps(settings, ensure_ascii=False, sort_keys=True)
+    text: str = JSON.dumps(settings, ensure_ascii=False, sort_keys=True)
+    return text
 
 
 def settings_from_json(text: str) -> AccountSettings:
     try:
-        return JSON.loads(text, AccountSettings)
+        settings: AccountSettings = JSON.loads(text, AccountSettings)
     except Exception as exc:  # any decoding failure means the stored row is unusable
         raise StorageError(f"Stored account settings are unreadable: {exc}") from exc
+    return settings
 
 
 def _make_rows() -> cattrs.Converter:

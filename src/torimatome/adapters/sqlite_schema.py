@@ -71,14 +71,16 @@ _V1 = (
     # History pages: keyset (submitted_at, id) per account and per requester.
     "CREATE INDEX requests_history ON requests (account_id, submitted_at, id)",
     "CREATE INDEX requests_by_requester ON requests (requester_id, submitted_at, id)",
-    # account_id / requester_id are copied from the request (they are fields of RequestLine),
-    # so the pending list is one indexed range without a join to filter.
+    # account_id / requester_id are fields of RequestLine; submitted_at is copied from the
+    # request (it never changes) so the pending list is read in order from one index, with
+    # neither a join nor a sort.
     f"""
     CREATE TABLE lines (
         id TEXT PRIMARY KEY NOT NULL,
         request_id TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
         account_id TEXT NOT NULL,
         requester_id TEXT NOT NULL,
+        submitted_at INTEGER NOT NULL,
         position INTEGER NOT NULL,
         sku TEXT NOT NULL,
         name TEXT NOT NULL,
@@ -98,7 +100,7 @@ _V1 = (
     # The pending list and count: only requested / on-hold lines are indexed, so the index
     # stays as small as the coordinators' backlog however long the history grows.
     """
-    CREATE INDEX lines_pending ON lines (account_id, request_id, position)
+    CREATE INDEX lines_pending ON lines (account_id, submitted_at, request_id, position)
     WHERE status IN ('requested', 'on_hold')
     """,
     "CREATE INDEX lines_by_order ON lines (account_id, order_id) WHERE order_id IS NOT NULL",
@@ -155,7 +157,10 @@ LATEST_VERSION = len(MIGRATIONS)
 
 
 def user_version(connection: sqlite3.Connection) -> int:
-    version: int = connection.execute("PRAGMA user_version").fetchone()[0]
+    """The schema version stored in the database header (0 for a new file)."""
+    cursor = connection.cursor()
+    cursor.row_factory = None  # plain tuples, whatever the connection's row factory
+    version: int = cursor.execute("PRAGMA user_version").fetchone()[0]
     return version
 
 

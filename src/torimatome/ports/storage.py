@@ -88,6 +88,8 @@ class IdempotencyRecord:
 
 @attrs.frozen
 class PurgeCounts:
+    """What one account's purge deleted (or would delete), and the open requests it kept."""
+
     requests: int = 0
     lines: int = 0
     messages: int = 0
@@ -127,7 +129,8 @@ class RequestRepository(Protocol):
     def lines_of_order(self, account_id: str, order_id: str) -> list[RequestLine]: ...
     def update_lines(self, lines: Sequence[RequestLine]) -> None:
         """Store new versions of lines: each must be the stored version + 1, else ``Conflict``
-        and nothing is stored."""
+        naming every stale line, and nothing is stored. A line's identity (request, account,
+        requester, position) never changes; a line named twice is a ``Conflict``."""
 
     def pending_lines(self, account_id: str) -> list[RequestLine]:
         """Requested and on-hold lines, oldest request first, lines in request order."""
@@ -167,16 +170,29 @@ class IdempotencyRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    accounts: AccountRepository
-    users: UserRepository
-    requests: RequestRepository
-    messages: MessageRepository
-    outbox: OutboxRepository
-    idempotency: IdempotencyRepository
+    """The repositories of one transaction; they must not be used after it ends."""
+
+    @property
+    def accounts(self) -> AccountRepository: ...
+    @property
+    def users(self) -> UserRepository: ...
+    @property
+    def requests(self) -> RequestRepository: ...
+    @property
+    def messages(self) -> MessageRepository: ...
+    @property
+    def outbox(self) -> OutboxRepository: ...
+    @property
+    def idempotency(self) -> IdempotencyRepository: ...
 
 
 class Storage(Protocol):
     def unit_of_work(self, *, write: bool = True) -> AbstractContextManager[UnitOfWork]:
-        """One transaction: commit when the block ends, roll back when it raises."""
+        """One transaction: commit when the block ends, roll back when it raises.
+
+        Units of work do not nest (a backend raises ``StorageError``), and a repository used
+        after its unit ended raises ``StorageError``. Values are aware datetimes (any zone;
+        backends may return them in UTC), ids are unique per batch, ``limit`` is at least 1.
+        """
 
     def close(self) -> None: ...

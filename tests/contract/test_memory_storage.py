@@ -1,0 +1,14 @@
+"""MemoryStorage passes the storage conformance suite."""
+
+from __future__ import annotations
+
+import pytest
+
+from torimatome.adapters.memory_storage import MemoryStorage
+from torimatome.testing import AbstractStorageTests
+
+
+class TestMemoryStorage(AbstractStorageTests):
+    @pytest.fixture
+    def storage(self) -> MemoryStorage:
+        return MemoryStorage()
