@@ -1,0 +1,231 @@
+"""The coordinator's screen: the pending list, decide batches, release and orders."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+
+from ..domain.cart import CartEntry, CartRef
+from ..domain.decide import Choice, complete_decision, parse_choices, plan_decision
+from ..domain.errors import AccessDenied, CartError, CartRefused, InvalidInput, NotFound
+from ..domain.events import LinesDecided, LinesOrdered
+from ..domain.features import Feature
+from ..domain.lines import Act, RequestLine
+from ..domain.users import User
+from ..domain.validation import check_id, check_idempotency_key, check_text
+from ..domain.views import Decision, PendingGroup
+from ..ports.storage import UnitOfWork
+from .codec import fingerprint
+from .core import Service
+from .mail_templates import REQUESTER
+from .mailer import MailContext
+
+__all__ = ["Consolidation"]
+
+log = logging.getLogger("torimatome")
+
+
+class Consolidation(Service):
+    """The coordinator's screen."""
+
+    def pending(self, actor: str) -> list[PendingGroup]:
+        """Every requested or held line of the account, grouped by requester (oldest first);
+        each line carries the version to pass back to :meth:`decide`."""
+        with self._unit(write=False) as uow:
+            user = self._actor(uow, actor, Feature.CONSOLIDATION)
+            lines = uow.requests.pending_lines(user.account_id)
+            names = {u.id: u.display_name for u in uow.users.in_account(user.account_id)}
+        groups: dict[str, list[RequestLine]] = {}
+        for line in lines:
+            groups.setdefault(line.requester_id, []).append(line)
+        return [
+            PendingGroup(requester_id=rid, requester_name=names.get(rid, ""), lines=tuple(group))
+            for rid, group in groups.items()
+        ]
+
+    def pending_count(self, actor: str) -> int:
+        """How many lines wait for a decision (the 依頼を見る button)."""
+        with self._unit(write=False) as uow:
+            user = self._actor(uow, actor, Feature.CONSOLIDATION)
+            return uow.requests.pending_count(user.account_id)
+
+    def decide(
+        self,
+        actor: str,
+        choices: Mapping[str, Choice | str],
+        versions: Mapping[str, int] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Decision:
+        """Decide a batch (決定する): consolidate, hold or delete each named line, atomically.
+
+        ``versions`` are the versions the coordinator saw (from :meth:`pending`); a line that
+        moved since, or is no longer pending, makes the batch a :class:`Conflict` naming it.
+        Consolidated lines go into the coordinator's cart; if the cart refuses or fails, no
+        line changes.
+        """
+        parsed, seen = parse_choices(choices, versions)
+        key = check_idempotency_key(idempotency_key)
+        digest = fingerprint({"choices": parsed, "versions": seen})
+        now = self.now()
+        refs: list[CartRef] = []
+        coordinator: User | None = None
+        try:
+            with self._unit() as uow:
+                coordinator = self._actor(uow, actor, Feature.CONSOLIDATION)
+                replay = self._replay(uow, coordinator.id, key, "decide", digest, Decision)
+                if replay is not None:
+                    return replay
+                lines = uow.requests.lines(parsed)
+                for line_id in parsed:
+                    line = lines.get(line_id)
+                    if line is None or line.account_id != coordinator.account_id:
+                        raise NotFound("line", line_id)
+                    if line.requester_id == coordinator.id:
+                        # An internal user promoted to coordinator must not approve what they
+                        # requested themselves: another coordinator decides those lines.
+                        raise AccessDenied(
+                            str(Feature.CONSOLIDATION),
+                            en=f"Line {line_id!r} is your own request; another coordinator "
+                            "decides it.",
+                        )
+                plan = plan_decision(lines, parsed, seen, coordinator_id=coordinator.id, now=now)
+                if plan.entries:
+                    refs = self._add_to_cart(coordinator, plan.entries)
+                new_lines, decision = complete_decision(plan, refs)
+                uow.requests.update_lines(new_lines)
+                self._remember(uow, coordinator.id, key, "decide", digest, decision, now)
+                request_ids = tuple(dict.fromkeys(ln.request_id for ln in new_lines))
+                event = LinesDecided(
+                    account_id=coordinator.account_id,
+                    coordinator_id=coordinator.id,
+                    consolidated=decision.consolidated,
+                    held=decision.held,
+                    deleted=decision.deleted,
+                    request_ids=request_ids,
+                    at=now,
+                )
+                self._mail_requesters(uow, coordinator, event.name, request_ids,
+                                      tuple(parsed), now)  # fmt: skip
+        except BaseException:
+            if refs and coordinator is not None:
+                self._compensate(coordinator, refs)
+            raise
+        self._publish([event])
+        return decision
+
+    def _add_to_cart(self, coordinator: User, entries: Sequence[CartEntry]) -> list[CartRef]:
+        try:
+            refs = self.pm.hook.torimatome_add_to_cart(
+                account_id=coordinator.account_id,
+                coordinator_id=coordinator.id,
+                entries=list(entries),
+            )
+        except CartRefused:
+            raise
+        except CartError:
+            raise
+        except Exception as exc:
+            raise CartError(f"The cart failed: {exc!r}") from exc
+        if refs is None:
+            raise CartError("No cart answered torimatome_add_to_cart.")
+        return list(refs)
+
+    def _compensate(self, coordinator: User, refs: Sequence[CartRef]) -> None:
+        try:
+            self.pm.hook.torimatome_remove_from_cart(
+                account_id=coordinator.account_id, coordinator_id=coordinator.id, refs=list(refs)
+            )
+        except Exception:
+            log.exception("torimatome could not take back cart lines %s", [r.ref for r in refs])
+
+    def _mail_requesters(
+        self,
+        uow: UnitOfWork,
+        actor: User,
+        event_name: str,
+        request_ids: Sequence[str],
+        line_ids: tuple[str, ...],
+        now: dt.datetime,
+        order_id: str | None = None,
+    ) -> None:
+        if not self._mailer.wants(event_name):
+            return
+        account = self._account(uow, actor.account_id)
+        for request_id in request_ids:
+            request = uow.requests.get(request_id)
+            requester = uow.users.get(request.requester_id) if request else None
+            if request is None or requester is None:
+                continue
+            base = MailContext(event_name, account, actor, REQUESTER, request, requester,
+                               line_ids=line_ids, order_id=order_id)  # fmt: skip
+            self._mailer.enqueue(uow, now, base, [(requester, REQUESTER)])
+
+    def release(self, actor: str, line_id: str) -> RequestLine:
+        """Take a consolidated line back out of the cart: it is requested again."""
+        lid = check_id(line_id, "line_id")
+        with self._unit() as uow:
+            coordinator = self._actor(uow, actor, Feature.CONSOLIDATION)
+            line = uow.requests.lines([lid]).get(lid)
+            if line is None or line.account_id != coordinator.account_id:
+                raise NotFound("line", lid)
+            moved = line.move(Act.RELEASE, cart_ref=None, decided_by=None, decided_at=None)
+            uow.requests.update_lines([moved])
+            if line.cart_ref is not None:
+                try:
+                    self.pm.hook.torimatome_remove_from_cart(
+                        account_id=coordinator.account_id,
+                        coordinator_id=coordinator.id,
+                        refs=[CartRef(line.id, line.cart_ref)],
+                    )
+                except Exception as exc:
+                    raise CartError(f"The cart could not release the line: {exc!r}") from exc
+        return moved
+
+    def record_order(
+        self, actor: str, order_id: str, line_ids: Sequence[str], *, order_status: str = ""
+    ) -> list[RequestLine]:
+        """After checkout: the consolidated lines the order contained become ordered."""
+        oid = check_text(order_id, "order_id", max_length=64, allow_empty=False)
+        status = check_text(order_status, "order_status", max_length=100)
+        if isinstance(line_ids, str) or not isinstance(line_ids, Sequence) or not line_ids:
+            raise InvalidInput("line_ids must be a non-empty list of line ids.", field="line_ids")
+        ids = list(dict.fromkeys(check_id(i, "line_ids") for i in line_ids))
+        now = self.now()
+        with self._unit() as uow:
+            coordinator = self._actor(uow, actor, Feature.CONSOLIDATION)
+            lines = uow.requests.lines(ids)
+            moved = []
+            for lid in ids:
+                line = lines.get(lid)
+                if line is None or line.account_id != coordinator.account_id:
+                    raise NotFound("line", lid)
+                moved.append(line.move(Act.ORDER, order_id=oid, order_status=status or None))
+            uow.requests.update_lines(moved)
+            request_ids = tuple(dict.fromkeys(ln.request_id for ln in moved))
+            event = LinesOrdered(
+                account_id=coordinator.account_id,
+                coordinator_id=coordinator.id,
+                order_id=oid,
+                line_ids=tuple(ids),
+                request_ids=request_ids,
+                at=now,
+            )
+            self._mail_requesters(uow, coordinator, event.name, request_ids, tuple(ids), now,
+                                  order_id=oid)  # fmt: skip
+        self._publish([event])
+        return moved
+
+    def record_order_status(self, actor: str, order_id: str, status: str) -> list[RequestLine]:
+        """The shop's later order-status text (出荷済み...) for every line of an order."""
+        oid = check_text(order_id, "order_id", max_length=64, allow_empty=False)
+        text = check_text(status, "status", max_length=100, allow_empty=False)
+        with self._unit() as uow:
+            coordinator = self._actor(uow, actor, Feature.CONSOLIDATION)
+            lines = uow.requests.lines_of_order(coordinator.account_id, oid)
+            if not lines:
+                raise NotFound("order", oid)
+            moved = [line.with_order_status(text) for line in lines]
+            uow.requests.update_lines(moved)
+        return moved

@@ -1,0 +1,181 @@
+"""The plumbing every application call shares: units of work, the actor check, events,
+visibility and idempotent replays."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import attrs
+import pluggy
+
+from ..domain import dates
+from ..domain.accounts import Account
+from ..domain.errors import (
+    AccessDenied,
+    ConfigurationError,
+    Conflict,
+    NotFound,
+    StorageError,
+    TorimatomeError,
+)
+from ..domain.events import Event
+from ..domain.features import Feature, RestrictionMatrix
+from ..domain.messages import Message
+from ..domain.requests import OrderRequest
+from ..domain.roles import Role
+from ..domain.users import User
+from ..domain.validation import check_id
+from ..ports.clock import Clock
+from ..ports.config import Config
+from ..ports.credentials import IdGenerator, PasswordHasher, SecretGenerator
+from ..ports.storage import IdempotencyRecord, Storage, UnitOfWork
+from .codec import converter
+from .mailer import Mailer
+
+log = logging.getLogger("torimatome")
+T = TypeVar("T")
+
+_EVENT_HOOKS = {
+    "request_submitted": "torimatome_request_submitted",
+    "lines_decided": "torimatome_lines_decided",
+    "message_posted": "torimatome_message_posted",
+    "lines_ordered": "torimatome_lines_ordered",
+    "line_withdrawn": "torimatome_line_withdrawn",
+    "user_registered": "torimatome_user_registered",
+}
+
+
+__all__ = ["Service", "with_current_names"]
+
+
+class Service:
+    """The wiring and the checks every call starts with; the call groups build on it."""
+
+    def __init__(
+        self,
+        *,
+        storage: Storage,
+        plugin_manager: pluggy.PluginManager,
+        clock: Clock,
+        config: Config,
+        hasher: PasswordHasher,
+        secrets: SecretGenerator,
+        new_id: IdGenerator,
+        matrix: RestrictionMatrix,
+    ) -> None:
+        self.storage = storage
+        self.pm = plugin_manager
+        self.config = config
+        self.matrix = matrix
+        self._clock = clock
+        self._hasher = hasher
+        self._secrets = secrets
+        self._new_id = new_id
+        self._mailer = Mailer(plugin_manager, config, new_id)
+        # Checking an unknown login against this costs what a real check costs, so timing does
+        # not tell which login IDs exist.
+        self._dummy_hash = hasher.hash(secrets.password())
+
+    def now(self) -> dt.datetime:
+        """The app's clock, as an aware UTC instant."""
+        value = self._clock()
+        if not isinstance(value, dt.datetime) or value.tzinfo is None:
+            raise ConfigurationError("The clock must return an aware datetime.")
+        return value.astimezone(dt.UTC)
+
+    @contextmanager
+    def _unit(self, *, write: bool = True) -> Iterator[UnitOfWork]:
+        """A unit of work whose stray driver errors surface as :class:`StorageError`."""
+        try:
+            with self.storage.unit_of_work(write=write) as uow:
+                yield uow
+        except TorimatomeError:
+            raise
+        except Exception as exc:
+            raise StorageError(f"Storage failed: {exc!r}") from exc
+
+    def _publish(self, events: Sequence[Event]) -> None:
+        for event in events:
+            hook = getattr(self.pm.hook, _EVENT_HOOKS[event.name])
+            try:
+                hook(event=event)
+            except Exception:
+                # The change is committed; a failing listener must not turn it into an error
+                # the caller would retry.
+                log.exception("torimatome event hook %s failed", event.name)
+
+    def _actor(self, uow: UnitOfWork, actor: object, feature: Feature | str) -> User:
+        actor_id = check_id(actor, "actor")
+        user = uow.users.get(actor_id)
+        if user is None or not user.active:
+            raise AccessDenied(str(feature))
+        self.matrix.require(user.role, feature)
+        return user
+
+    def _account(self, uow: UnitOfWork, account_id: str) -> Account:
+        account = uow.accounts.get(account_id)
+        if account is None:
+            raise StorageError(f"Account {account_id!r} of a stored user is missing.")
+        return account
+
+    def _visible_since(self, account: Account, now: dt.datetime) -> dt.datetime:
+        return dates.window_start(now, account.zone, account.settings.retention_months)
+
+    def _visible(self, account: Account, request: OrderRequest, now: dt.datetime) -> bool:
+        return not (request.closed and request.submitted_at < self._visible_since(account, now))
+
+    def _request_for(
+        self, uow: UnitOfWork, user: User, request_id: object, now: dt.datetime
+    ) -> tuple[Account, OrderRequest]:
+        """A request the user may see: their own, or any of the account's for a coordinator."""
+        rid = check_id(request_id, "request_id")
+        request = uow.requests.get(rid)
+        if request is None or request.account_id != user.account_id:
+            raise NotFound("request", rid)
+        if user.role is not Role.COORDINATOR and request.requester_id != user.id:
+            raise NotFound("request", rid)
+        account = self._account(uow, user.account_id)
+        if not self._visible(account, request, now):
+            raise NotFound("request", rid)
+        return account, request
+
+    def _replay(
+        self,
+        uow: UnitOfWork,
+        actor_id: str,
+        key: str | None,
+        operation: str,
+        digest: str,
+        kind: type[T],
+    ) -> T | None:
+        if key is None:
+            return None
+        record = uow.idempotency.get(actor_id, key)
+        if record is None:
+            return None
+        if record.operation != operation or record.fingerprint != digest:
+            raise Conflict("This idempotency key was used for a different request.")
+        return converter.loads(record.result, kind)
+
+    def _remember(
+        self,
+        uow: UnitOfWork,
+        actor_id: str,
+        key: str | None,
+        operation: str,
+        digest: str,
+        result: Any,
+        now: dt.datetime,
+    ) -> None:
+        if key is not None:
+            uow.idempotency.add(
+                IdempotencyRecord(actor_id, key, operation, digest, converter.dumps(result), now)
+            )
+
+
+def with_current_names(messages: Sequence[Message], names: Mapping[str, str]) -> list[Message]:
+    return [attrs.evolve(m, author_name=names.get(m.author_id, m.author_name)) for m in messages]
