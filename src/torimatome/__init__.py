@@ -8,8 +8,6 @@ messages and look back 15 months. Start with :func:`open`::
     app = torimatome.open("sqlite:///office.sqlite3")
 """
 
-from __future__ import annotations
-
 from ._open import open
 from .adapters.mail_transports import ConsoleMailTransport, MemoryMailTransport
 from .adapters.memory_cart import CartItem, MemoryCart
@@ -20,6 +18,7 @@ from .domain.cart import CartEntry, CartRef, PriceChange
 from .domain.decide import Choice
 from .domain.errors import (
     AccessDenied,
+    AuthenticationFailed,
     CartError,
     CartRefused,
     ConfigurationError,
@@ -65,6 +64,7 @@ __all__ = [
     "Account",
     "AccountSettings",
     "App",
+    "AuthenticationFailed",
     "CartEntry",
     "CartError",
     "CartItem",

@@ -45,7 +45,8 @@ def open(
         raise ConfigurationError("config must be a torimatome.Config.")
     if clock is not None and not callable(clock):
         raise ConfigurationError("clock must be a callable returning an aware datetime.")
-    pm = build_plugin_manager(list(plugins), [builtin, builtin.DefaultCart()])
+    default_cart = builtin.DefaultCart(durable_storage=not url.startswith("memory://"))
+    pm = build_plugin_manager(list(plugins), [builtin, default_cart])
     backends = StorageBackends()
     pm.hook.torimatome_register_storage(registry=backends)
     extra: list[FeatureSpec] = [
@@ -53,7 +54,7 @@ def open(
     ]
     matrix = RestrictionMatrix.build(extra)
     storage: Any = backends.open(url, config)
-    return App(
+    app = App(
         storage=storage,
         plugin_manager=pm,
         clock=clock or system_clock,
@@ -63,3 +64,5 @@ def open(
         new_id=random_id,
         matrix=matrix,
     )
+    app.default_cart = default_cart
+    return app

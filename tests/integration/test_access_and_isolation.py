@@ -196,4 +196,4 @@ def test_a_role_change_applies_on_the_very_next_call(office: Office) -> None:
     with pytest.raises(InvalidInput):
         app.set_role(sato.id, sato.id, Role.INTERNAL)  # the last active coordinator
     with pytest.raises(InvalidInput):
-        app.set_role(sato.id, boss.id, "coordinator")  # type: ignore[arg-type]
+        app.set_role(sato.id, boss.id, "admin")  # type: ignore[arg-type]

@@ -82,7 +82,7 @@ def bad_calls(office: Office) -> list[tuple[str, Callable[[], object], type[Exce
         ("register bad email", lambda: app.register_internal_user(boss.id, NewUser(email="a@b\r\nBcc: x@y")), InvalidInput),
         ("register newline name", lambda: app.register_internal_user(boss.id, NewUser(nickname="a\nb")), InvalidInput),
         ("register bad login", lambda: app.register_internal_user(boss.id, NewUser(login_id="a b")), InvalidInput),
-        ("register taken login", lambda: app.register_internal_user(boss.id, NewUser(login_id="sato")), Conflict),
+        ("register taken login", lambda: app.register_internal_user(boss.id, NewUser(login_id="sato")), InvalidInput),
         ("register not NewUser", lambda: app.register_internal_user(boss.id, {"login_id": "x"}), InvalidInput),  # type: ignore[arg-type]
         ("profile unknown field", lambda: app.update_profile(sato.id, sato.id, role="coordinator"), InvalidInput),
         ("profile bool type", lambda: app.update_profile(sato.id, sato.id, news_mail="yes"), InvalidInput),

@@ -90,7 +90,7 @@ def test_a_withdrawn_line_cannot_be_decided_from_an_old_screen(office: Office) -
     app.withdraw(office.sato.id, line.id)
     with pytest.raises(Conflict) as caught:
         app.decide(boss.id, {line.id: Choice.CONSOLIDATE})
-    assert caught.value.lines == {line.id: "already withdrawn"}
+    assert caught.value.lines == {line.id: "already_withdrawn"}
 
 
 def test_only_the_requester_withdraws_and_only_undecided_lines(office: Office) -> None:

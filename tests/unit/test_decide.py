@@ -89,9 +89,17 @@ def test_parse_choices_accepts_a_choice_or_its_string_value() -> None:
 
 
 def test_parse_choices_accepts_versions_for_named_lines() -> None:
-    parsed, versions = parse_choices({"L1": "hold", "L2": "delete"}, {"L1": 4})
+    parsed, versions = parse_choices({"L1": "hold", "L2": "delete"}, {"L1": 4, "L2": 1})
     assert parsed == {"L1": Choice.HOLD, "L2": Choice.DELETE}
-    assert versions == {"L1": 4}
+    assert versions == {"L1": 4, "L2": 1}
+
+
+def test_a_versions_map_must_cover_every_chosen_line() -> None:
+    # Otherwise a forgotten entry would silently skip that line's staleness check.
+    with pytest.raises(InvalidInput):
+        parse_choices({"L1": "hold", "L2": "delete"}, {"L1": 4})
+    with pytest.raises(InvalidInput):
+        parse_choices({"L1": "hold"}, {})
 
 
 @pytest.mark.parametrize("version", [True, False, "2", -1, 0, 1.0, None, Decimal(2)])

@@ -10,6 +10,7 @@ from torimatome.domain import errors
 from torimatome.domain.errors import (
     ACCESS_DENIED_JA,
     AccessDenied,
+    AuthenticationFailed,
     CartError,
     CartRefused,
     ConfigurationError,
@@ -26,6 +27,7 @@ from torimatome.domain.errors import (
 STABLE_CODES = {
     TorimatomeError: "error",
     AccessDenied: "access_denied",
+    AuthenticationFailed: "authentication_failed",
     NotFound: "not_found",
     InvalidInput: "invalid_input",
     InvalidTransition: "invalid_transition",
@@ -41,6 +43,7 @@ STABLE_CODES = {
 EXAMPLES: list[TorimatomeError] = [
     TorimatomeError(),
     AccessDenied("consolidation"),
+    AuthenticationFailed(),
     NotFound("request", "R1"),
     InvalidInput("quantity must be from 1 to 9999.", field="quantity"),
     InvalidTransition("L1", "deleted", "hold"),

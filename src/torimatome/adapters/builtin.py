@@ -5,6 +5,7 @@ Everything here is ``trylast``, so a shop's or a third party's plugin answers fi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +15,8 @@ from ..ports.hookspecs import StorageRegistry, hookimpl
 from .memory_cart import MemoryCart
 
 __all__ = ["DefaultCart", "open_memory", "open_sqlite", "torimatome_register_storage"]
+
+log = logging.getLogger("torimatome")
 
 
 def open_memory(url: str, config: Any) -> Any:
@@ -35,12 +38,29 @@ def torimatome_register_storage(registry: StorageRegistry) -> None:
 
 
 class DefaultCart(MemoryCart):
-    """The memory cart as the app's last resort: it answers only when no plugin's cart does."""
+    """The memory cart as the app's last resort: it answers only when no plugin's cart does.
+
+    With a durable storage that is almost always a missing cart bridge, so the first answer
+    logs a warning: these cart lines live only as long as the process.
+    """
+
+    def __init__(self, *, durable_storage: bool = False) -> None:
+        super().__init__()
+        self.durable_storage = durable_storage
+        self._warned = False
 
     @hookimpl(trylast=True)
     def torimatome_add_to_cart(
         self, account_id: str, coordinator_id: str, entries: Sequence[CartEntry]
     ) -> list[CartRef]:
+        if self.durable_storage and not self._warned:
+            self._warned = True
+            log.warning(
+                "No cart plugin answered torimatome_add_to_cart: consolidated lines went to "
+                "torimatome's in-memory reference cart (app.default_cart), which forgets them "
+                "when the process ends. Pass your shop's cart bridge to "
+                "torimatome.open(url, plugins=[...])."
+            )
         return super().torimatome_add_to_cart(account_id, coordinator_id, entries)
 
     @hookimpl(trylast=True)

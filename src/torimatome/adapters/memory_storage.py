@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from ..domain.accounts import Account
-from ..domain.errors import Conflict, StorageError
+from ..domain.errors import NAMED_TWICE, VERSION_MOVED, Conflict, StorageError
 from ..domain.lines import PENDING_STATUSES, RequestLine
 from ..domain.messages import Message
 from ..domain.requests import OrderRequest, is_closed
@@ -202,9 +202,9 @@ class _Requests(_Repo):
         for line in lines:
             stored = self.t.lines.get(line.id)
             if line.id in seen:
-                stale[line.id] = "named twice in one batch"
+                stale[line.id] = NAMED_TWICE
             elif stored is None or stored.version + 1 != line.version:
-                stale[line.id] = "changed since it was loaded"
+                stale[line.id] = VERSION_MOVED
             seen.add(line.id)
         if stale:
             raise Conflict(lines=stale)

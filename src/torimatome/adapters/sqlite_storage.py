@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 
 from ..domain.accounts import Account
-from ..domain.errors import ConfigurationError, Conflict, StorageError
+from ..domain.errors import VERSION_MOVED, ConfigurationError, Conflict, StorageError
 from ..domain.lines import RequestLine
 from ..domain.messages import Message
 from ..domain.requests import OrderRequest, is_closed
@@ -59,7 +59,6 @@ _URL_PREFIX = "sqlite:///"
 # Stay well under SQLITE_MAX_VARIABLE_NUMBER (32766 since 3.32) for IN (...) lists.
 _CHUNK = 500
 _UNIQUE_ERRORS = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
-_STALE = "changed since it was loaded"
 
 
 # -- SQL built from the value classes, so a column list never drifts from its fields ----------
@@ -390,7 +389,7 @@ class _Requests(_Repo):
                     _UPDATE_LINE, {**to_row(line), "expected_version": line.version - 1}
                 )
                 if cursor.rowcount != 1:
-                    stale[line.id] = _STALE
+                    stale[line.id] = VERSION_MOVED
             if stale:
                 raise Conflict(lines=stale)
             ids = [line.id for line in lines]

@@ -8,7 +8,13 @@ from typing import Any
 import attrs
 
 from ..domain.accounts import Account, AccountSettings, check_account_name, check_timezone
-from ..domain.errors import AccessDenied, Conflict, InvalidInput, NotFound, StorageError
+from ..domain.errors import (
+    AccessDenied,
+    AuthenticationFailed,
+    InvalidInput,
+    NotFound,
+    StorageError,
+)
 from ..domain.events import UserRegistered
 from ..domain.features import Feature
 from ..domain.message_policy import GraphemePolicy, WidthPolicy
@@ -62,7 +68,11 @@ class Accounts(Service):
         if login_id is None:
             login_id = self._unused_login_id(uow)
         elif uow.users.by_login_id(login_id) is not None:
-            raise Conflict(f"Login ID {login_id!r} is already in use.")
+            raise InvalidInput(
+                f"Login ID {login_id!r} is already in use.",
+                ja="このログインIDは既に使われています",
+                field="login_id",
+            )
         password = self._secrets.password()
         user = User(
             id=self._new_id("usr"), account_id=account.id, login_id=login_id, role=role, **profile
@@ -122,8 +132,13 @@ class Accounts(Service):
     def set_role(self, actor: str, user_id: str, role: Role) -> User:
         """Make a user a coordinator or an internal user; it applies on their very next call.
         The last active coordinator of an account keeps the role."""
-        if not isinstance(role, Role):
-            raise InvalidInput("role must be a torimatome.Role.", field="role")
+        if not isinstance(role, str) or role not in Role._value2member_map_:
+            raise InvalidInput(
+                "role must be Role.COORDINATOR or Role.INTERNAL.",
+                ja="役割の指定が正しくありません",
+                field="role",
+            )
+        role = Role(role)
         with self._unit() as uow:
             manager = self._actor(uow, actor, Feature.INTERNAL_USER_MANAGEMENT)
             user = self._managed_user(uow, manager, user_id)
@@ -166,7 +181,7 @@ class Accounts(Service):
             hashed = uow.users.password_hash(user.id) if user else None
         ok = self._hasher.verify(password, hashed or self._dummy_hash)
         if user is None or not ok or not user.active:
-            raise AccessDenied(en="The login ID or the password is incorrect.")
+            raise AuthenticationFailed()
         return user
 
     def get_user(self, actor: str, user_id: str) -> User:
@@ -216,7 +231,9 @@ class Accounts(Service):
             user = self._actor(uow, actor, Feature.PROFILE_CHANGE)
             hashed = uow.users.password_hash(user.id) or self._dummy_hash
             if not self._hasher.verify(current, hashed):
-                raise AccessDenied(en="The current password is incorrect.")
+                raise AuthenticationFailed(
+                    "The current password is incorrect.", ja="現在のパスワードが正しくありません"
+                )
             uow.users.set_password_hash(user.id, self._hasher.hash(new))
 
     def account(self, actor: str) -> Account:

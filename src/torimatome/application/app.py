@@ -7,6 +7,8 @@ permissions), validates its input before storage sees it, does its work in one u
 
 from __future__ import annotations
 
+from typing import Any
+
 from .accounts import Accounts
 from .consolidation import Consolidation
 from .jobs import Jobs
@@ -22,6 +24,10 @@ class App(Accounts, Requesting, Consolidation, Views, Jobs):
     Build it with :func:`torimatome.open`. Every method taking ``actor`` (the acting user's id)
     checks that user's role and active flag afresh on each call.
     """
+
+    #: The reference memory cart (a ``MemoryCart``) that answers when no plugin's cart does;
+    #: set by :func:`torimatome.open` (the application layer does not import adapters).
+    default_cart: Any = None
 
     def close(self) -> None:
         """Release the storage (connections, files)."""

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from ..domain.cart import CartEntry, CartRef
 from ..domain.decide import Choice, complete_decision, parse_choices, plan_decision
-from ..domain.errors import AccessDenied, CartError, CartRefused, InvalidInput, NotFound
+from ..domain.errors import AccessDenied, CartError, InvalidInput, NotFound
 from ..domain.events import LinesDecided, LinesOrdered
 from ..domain.features import Feature
 from ..domain.lines import Act, RequestLine
@@ -122,15 +122,19 @@ class Consolidation(Service):
                 coordinator_id=coordinator.id,
                 entries=list(entries),
             )
-        except CartRefused:
-            raise
         except CartError:
             raise
         except Exception as exc:
             raise CartError(f"The cart failed: {exc!r}") from exc
         if refs is None:
             raise CartError("No cart answered torimatome_add_to_cart.")
-        return list(refs)
+        answered = list(refs) if isinstance(refs, list | tuple) else [refs]
+        accepted = [ref for ref in answered if isinstance(ref, CartRef)]
+        if len(accepted) != len(answered):
+            # Take back what the cart did accept before refusing its malformed answer.
+            self._compensate(coordinator, accepted)
+            raise CartError("The cart answered with something other than a list of CartRef.")
+        return accepted
 
     def _compensate(self, coordinator: User, refs: Sequence[CartRef]) -> None:
         try:

@@ -158,7 +158,10 @@ class Service:
         if record is None:
             return None
         if record.operation != operation or record.fingerprint != digest:
-            raise Conflict("This idempotency key was used for a different request.")
+            raise Conflict(
+                "This idempotency key was already used for a different request.",
+                ja="この操作は別の内容ですでに受け付けています（操作キーの再利用）",
+            )
         return converter.loads(record.result, kind)
 
     def _remember(

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import format_datetime, make_msgid
 
 import attrs
 import pluggy
@@ -33,7 +33,12 @@ __all__ = ["MailContext", "Mailer"]
 
 @attrs.frozen
 class MailContext:
-    """What a mail template may use: passed to ``torimatome_compose_mail`` as ``event``."""
+    """What a mail template may use: passed to ``torimatome_compose_mail`` as ``event``.
+
+    ``event`` is the event's name (``request_submitted``...), ``recipient_role`` one of
+    ``requester``, ``coordinator`` or ``user``, ``url`` the shop's screen URL for that role,
+    ``at`` when the change committed.
+    """
 
     event: str
     account: Account
@@ -45,6 +50,7 @@ class MailContext:
     line_ids: tuple[str, ...] = ()
     order_id: str | None = None
     url: str | None = None
+    at: dt.datetime | None = None
 
 
 _SCREENS = {REQUESTER: "request_status", COORDINATOR: "consolidation", USER: "request_status"}
@@ -79,7 +85,7 @@ class Mailer:
                 chosen[key] = (user, role)
         locale = base.account.settings.locale
         for user, role in chosen.values():
-            ctx = attrs.evolve(base, recipient_role=role, url=self._url(role, base))
+            ctx = attrs.evolve(base, recipient_role=role, url=self._url(role, base), at=now)
             message = self._compose(ctx, user, locale)
             uow.outbox.add(
                 OutboxMail(
@@ -120,6 +126,8 @@ class Mailer:
                 message["To"] = self._address(recipient.display_name, recipient.email)
             if message["Message-ID"] is None:
                 message["Message-ID"] = make_msgid(domain="torimatome.invalid")
+            if message["Date"] is None and ctx.at is not None:
+                message["Date"] = format_datetime(ctx.at)
             for name, value in message.items():
                 if "\r" in str(value) or "\n" in str(value):
                     raise MailError(f"The mail header {name} contains a line break.")

@@ -7,6 +7,7 @@ adapters → ``check_pending()``, so a misspelt hook name fails loudly instead o
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -37,10 +38,7 @@ def build_plugin_manager(
     for plugin in reversed(list(plugins)):
         if pm.is_registered(plugin):
             continue
-        try:
-            pm.register(plugin)
-        except ValueError as exc:
-            raise ConfigurationError(f"Cannot register plugin {plugin!r}: {exc}") from exc
+        _check_plugin(pm, plugin)
     blocked = {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
     for name in blocked:
         pm.set_blocked(name)
@@ -55,6 +53,32 @@ def build_plugin_manager(
         pm.trace.root.setwriter(lambda text: sys.stderr.write(text))
         pm.enable_tracing()
     return pm
+
+
+def _check_plugin(pm: pluggy.PluginManager, plugin: object) -> None:
+    """Register one explicit plugin, turning the usual wiring mistakes into clear errors now
+    rather than a silent no-op or a TypeError at the first hook call."""
+    if inspect.isclass(plugin):
+        raise ConfigurationError(
+            f"Plugin {plugin.__name__} is a class; pass an instance: {plugin.__name__}()."
+        )
+    try:
+        pm.register(plugin)
+    except (ValueError, pluggy.PluginValidationError) as exc:
+        raise ConfigurationError(f"Cannot register plugin {plugin!r}: {exc}") from exc
+    unmarked = [
+        name
+        for name in dir(plugin)
+        if name.startswith(f"{PROJECT}_")
+        and callable(getattr(plugin, name, None))
+        and pm.parse_hookimpl_opts(plugin, name) is None
+    ]
+    if unmarked:
+        pm.unregister(plugin)
+        raise ConfigurationError(
+            f"Plugin {plugin!r} defines {', '.join(unmarked)} without @hookimpl "
+            "(from torimatome import hookimpl), so torimatome would never call it."
+        )
 
 
 class StorageBackends:

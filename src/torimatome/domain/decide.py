@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from .cart import CartEntry, CartRef, PriceChange
-from .errors import CartError, Conflict, InvalidInput
+from .errors import VERSION_MOVED, CartError, Conflict, InvalidInput, already
 from .lines import Act, RequestLine
 from .views import Decision
 
@@ -80,6 +80,15 @@ def parse_choices(choices: object, versions: object) -> tuple[dict[str, Choice],
             if line_id not in parsed:
                 continue
             parsed_versions[line_id] = version
+        # A versions map that misses a chosen line would quietly skip its staleness check.
+        unversioned = sorted(set(parsed) - set(parsed_versions))
+        if unversioned:
+            raise InvalidInput(
+                f"versions has no entry for {unversioned[0]!r}; give every chosen line's version "
+                "or pass versions=None.",
+                ja="決定する商品すべての版を指定してください",
+                field="versions",
+            )
     return parsed, parsed_versions
 
 
@@ -96,10 +105,11 @@ def plan_decision(
     for line_id in choices:
         line = lines[line_id]
         expected = versions.get(line_id)
-        if expected is not None and expected != line.version:
-            stale[line_id] = f"version {line.version}, expected {expected}"
-        elif not line.pending:
-            stale[line_id] = f"already {line.status.value}"
+        # The state says more than the version: name it first.
+        if not line.pending:
+            stale[line_id] = already(line.status.value)
+        elif expected is not None and expected != line.version:
+            stale[line_id] = VERSION_MOVED
     if stale:
         raise Conflict(lines=stale)
     held: list[RequestLine] = []

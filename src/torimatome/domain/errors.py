@@ -14,7 +14,10 @@ from typing import Any, ClassVar
 
 __all__ = [
     "ACCESS_DENIED_JA",
+    "NAMED_TWICE",
+    "VERSION_MOVED",
     "AccessDenied",
+    "AuthenticationFailed",
     "CartError",
     "CartRefused",
     "ConfigurationError",
@@ -25,6 +28,7 @@ __all__ = [
     "NotFound",
     "StorageError",
     "TorimatomeError",
+    "already",
 ]
 
 ACCESS_DENIED_JA = "お客様はこちらの画面を見ることができません"
@@ -63,6 +67,17 @@ class AccessDenied(TorimatomeError, PermissionError):
         text = en or (f"{ACCESS_DENIED_EN} ({feature})" if feature else ACCESS_DENIED_EN)
         super().__init__(text, ja=ACCESS_DENIED_JA, feature=feature)
         self.feature = feature
+
+
+class AuthenticationFailed(AccessDenied):
+    """A login ID and password that do not match an active user (which of the three is wrong
+    is deliberately not said)."""
+
+    code = "authentication_failed"
+
+    def __init__(self, en: str | None = None, *, ja: str | None = None) -> None:
+        super().__init__(en=en or "The login ID or the password is incorrect.")
+        self.ja = ja or "ログインIDまたはパスワードが正しくありません"
 
 
 class NotFound(TorimatomeError, LookupError):
@@ -106,6 +121,24 @@ class InvalidInput(TorimatomeError, ValueError):
         self.field = field
 
 
+_ACTS_EN = {
+    "hold": "held",
+    "consolidate": "consolidated",
+    "delete": "deleted",
+    "withdraw": "withdrawn",
+    "release": "released",
+    "order": "ordered",
+}
+_ACTS_JA = {
+    "hold": "保留",
+    "consolidate": "とりまとめ",
+    "delete": "削除",
+    "withdraw": "取消",
+    "release": "カゴからの取り出し",
+    "order": "注文",
+}
+
+
 class InvalidTransition(TorimatomeError):
     """The line's current state does not allow this act (the lifecycle's '—' cells)."""
 
@@ -114,9 +147,11 @@ class InvalidTransition(TorimatomeError):
     default_ja = "現在の状態ではこの操作はできません"
 
     def __init__(self, line_id: str, status: str, act: str) -> None:
+        done = _ACTS_EN.get(act, act)
         super().__init__(
-            f"Line {line_id!r} is {status}; it cannot be {act}.",
-            ja=f"依頼明細 {line_id!r} は現在「{status}」のため、この操作（{act}）はできません",
+            f"Line {line_id!r} is {status.replace('_', ' ')}; it cannot be {done}.",
+            ja=f"この商品は現在「{_STATUS_JA.get(status, status)}」のため、"
+            f"{_ACTS_JA.get(act, act)}できません（{line_id}）",
             line_id=line_id,
             status=status,
             act=act,
@@ -126,19 +161,73 @@ class InvalidTransition(TorimatomeError):
         self.act = act
 
 
+#: Why a line makes a batch a :class:`Conflict` (the values of ``Conflict.lines``).
+VERSION_MOVED = "version_moved"
+NAMED_TWICE = "named_twice"
+_REASONS_EN = {VERSION_MOVED: "changed since it was loaded", NAMED_TWICE: "named twice"}
+_REASONS_JA = {
+    VERSION_MOVED: "画面を開いた後に変更されました",
+    NAMED_TWICE: "重複して指定されています",
+}
+_STATUS_JA = {
+    "requested": "依頼中",
+    "on_hold": "保留",
+    "consolidated": "とりまとめ済",
+    "ordered": "注文済",
+    "deleted": "削除",
+    "withdrawn": "取消",
+}
+
+
+def already(status: str) -> str:
+    """The reason code of a line that is no longer pending: ``already_withdrawn``..."""
+    return f"already_{status}"
+
+
+def _reason_en(code: str) -> str:
+    if code.startswith("already_"):
+        return f"already {code.removeprefix('already_').replace('_', ' ')}"
+    return _REASONS_EN.get(code, code)
+
+
+def _reason_ja(code: str) -> str:
+    if code.startswith("already_"):
+        status = code.removeprefix("already_")
+        return f"すでに「{_STATUS_JA.get(status, status)}」です"
+    return _REASONS_JA.get(code, code)
+
+
 class Conflict(TorimatomeError):
-    """What the caller saw is no longer current (stale version, reused idempotency key...)."""
+    """What the caller saw is no longer current (stale version, reused idempotency key...).
+
+    ``lines`` maps each line that made a batch conflict to a reason code: ``version_moved``,
+    ``named_twice`` or ``already_<status>`` (``already_withdrawn``...), so a shop can word it.
+    """
 
     code = "conflict"
     default_en = "The data changed since it was loaded."
     default_ja = "他の操作により内容が変更されています。画面を更新してください"
 
-    def __init__(self, en: str | None = None, *, lines: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        en: str | None = None,
+        *,
+        ja: str | None = None,
+        lines: Mapping[str, str] | None = None,
+    ) -> None:
         self.lines: dict[str, str] = dict(lines or {})
         if en is None:
-            named = ", ".join(f"{k} ({v})" for k, v in sorted(self.lines.items()))
-            en = f"{self.default_en} Lines: {named}" if named else self.default_en
-        super().__init__(en, ja=self.default_ja, lines=self.lines)
+            named = "; ".join(f"{k}: {_reason_en(v)}" for k, v in sorted(self.lines.items()))
+            en = f"{self.default_en} {named}" if named else self.default_en
+        if ja is None:
+            named = "、".join(f"{k}（{_reason_ja(v)}）" for k, v in sorted(self.lines.items()))
+            ja = f"{self.default_ja}：{named}" if named else self.default_ja
+        super().__init__(en, ja=ja, lines=self.lines)
+
+    @staticmethod
+    def reason_text(code: str, locale: str = "en") -> str:
+        """A reason code of ``lines`` in words (``"ja"`` or ``"en"``)."""
+        return _reason_ja(code) if locale == "ja" else _reason_en(code)
 
 
 class StorageError(TorimatomeError):

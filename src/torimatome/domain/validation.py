@@ -44,7 +44,7 @@ _EMAIL_PATTERN = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-
 def _type_error(field: str, expected: str, value: object) -> InvalidInput:
     return InvalidInput(
         f"{field} must be {expected}, got {type(value).__name__} {_short(value)}.",
-        ja=f"{field} の値が正しくありません（{expected} が必要です）",
+        ja=f"入力内容が正しくありません（{field}）",
         field=field,
     )
 
@@ -124,7 +124,7 @@ def check_quantity(value: object, *, maximum: int = DEFAULT_MAX_QUANTITY) -> int
 def check_price(value: object, field: str = "unit_price") -> Decimal:
     """A finite, non-negative ``Decimal`` (or ``int``) of at most 4 decimal places."""
     if isinstance(value, bool) or not isinstance(value, Decimal | int):
-        raise _type_error(field, "a Decimal", value)
+        raise _type_error(field, "a Decimal (or an int)", value)
     try:
         price = Decimal(value)
         if not price.is_finite():

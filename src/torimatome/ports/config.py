@@ -28,10 +28,18 @@ def _positive(_: object, attribute: attrs.Attribute[int], value: int) -> None:
         raise ConfigurationError(f"Config.{attribute.name} must be a positive int, got {value!r}.")
 
 
+def _power_of_two(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+    _positive(_, attribute, value)
+    if value < 2 or value & (value - 1):
+        raise ConfigurationError(f"Config.{attribute.name} must be a power of two, got {value}.")
+
+
 def _mail_events(_: object, __: attrs.Attribute[frozenset[str]], value: frozenset[str]) -> None:
     unknown = set(value) - MAIL_EVENTS
     if unknown:
-        raise ConfigurationError(f"Unknown mail events: {sorted(unknown)}.")
+        raise ConfigurationError(
+            f"Unknown mail events: {sorted(unknown)}; choose from {sorted(MAIL_EVENTS)}."
+        )
 
 
 def _one_of(*choices: str) -> attrs._ValidatorType[str]:
@@ -66,7 +74,7 @@ class Config:
     mail_from: str = "torimatome@localhost"
     mail_from_name: str = ""
     mail_charset: str = attrs.field(default="utf-8", validator=_one_of("utf-8", "iso-2022-jp"))
-    scrypt_n: int = attrs.field(default=2**14, validator=_positive)
+    scrypt_n: int = attrs.field(default=2**14, validator=_power_of_two)
     sqlite_synchronous: str = attrs.field(default="FULL", validator=_one_of(*_SYNCHRONOUS))
     busy_timeout_ms: int = attrs.field(default=10_000, validator=_positive)
     mail_retry_base_seconds: int = attrs.field(default=60, validator=_positive)
