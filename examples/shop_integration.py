@@ -40,6 +40,12 @@ class ShopCart:
         for ref in refs:
             self.rows.pop(ref.ref, None)
 
+    @hookimpl
+    def torimatome_lines_ordered(self, event: torimatome.LinesOrdered) -> None:
+        # Your checkout emptied the basket; this keeps the bridge's own rows in step.
+        ordered = set(event.line_ids)
+        self.rows = {ref: e for ref, e in self.rows.items() if e.line_id not in ordered}
+
 
 class ShopUrls:
     @hookimpl

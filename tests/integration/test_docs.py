@@ -32,3 +32,22 @@ def test_every_example_runs() -> None:
 
     for example in sorted((ROOT / "examples").glob("*.py")):
         runpy.run_path(str(example), run_name="__main__")
+
+
+def test_every_public_call_of_the_app_is_documented() -> None:
+    import inspect
+
+    from torimatome import App
+
+    api = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    public = [name for name, _ in inspect.getmembers(App) if not name.startswith("_")]
+    missing = [name for name in public if f"`{name}(" not in api and f"`app.{name}" not in api]
+    assert missing == []
+
+
+def test_every_exported_name_is_documented() -> None:
+    import torimatome
+
+    docs = "".join(p.read_text(encoding="utf-8") for p in DOCS)
+    missing = [name for name in torimatome.__all__ if name not in docs]
+    assert missing == []
