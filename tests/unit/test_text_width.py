@@ -238,3 +238,10 @@ def test_the_structured_finding_carries_position_and_code_point() -> None:
         position=2, char="\u202e", reason="bidirectional control character"
     )
     assert found.code_point == "U+202E"
+
+
+def test_ambiguous_characters_can_be_measured_as_a_terminal_draws_them() -> None:
+    assert width("×○▼") == 6
+    assert width("×○▼", ambiguous_wide=False) == 3
+    assert width("あ×", ambiguous_wide=False) == 3
+    assert width("👍🏽", ambiguous_wide=False) == 2

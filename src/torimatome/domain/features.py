@@ -63,54 +63,61 @@ def _check_code(_: object, __: attrs.Attribute[str], value: str) -> None:
 
 @attrs.frozen
 class FeatureSpec:
-    """One row of the matrix: a feature code, its labels and the roles allowed to use it."""
+    """One row of the matrix: a feature code, its labels and the roles allowed to use it.
+
+    ``denied_part_ja`` / ``denied_part_en`` name the part of the screen that is restricted when
+    it is not the whole of it (the seed's ご利用いただけない機能 column).
+    """
 
     code: str = attrs.field(validator=_check_code)
     label_ja: str
     label_en: str
     allowed: frozenset[Role] = attrs.field(converter=_roles)
     denied_part_ja: str = ""
+    denied_part_en: str = ""
 
 
 _BOTH = frozenset({Role.COORDINATOR, Role.INTERNAL})
 _COORD = frozenset({Role.COORDINATOR})
 _INTERNAL = frozenset({Role.INTERNAL})
 
-
-def _spec(f: Feature, ja: str, en: str, allowed: frozenset[Role], part: str = "") -> FeatureSpec:
-    return FeatureSpec(f.value, ja, en, allowed, part)
-
+# The seed's 使用制限機能一覧, row by row: (feature, 名称, denied part, name, denied part).
+_SEED_TABLE = (
+    (Feature.ORDER_HISTORY, "Webご注文履歴・再注文", "機能全般",
+     "Web order history and reorder", "everything"),
+    (Feature.CONSOLIDATION, "注文とりまとめ", "とりまとめ機能全般",
+     "Order consolidation", "everything"),
+    (Feature.POINTS_EXCHANGE, "アスクルスイートポイント", "賞品交換のお申し込み",
+     "Loyalty points", "applying for prize exchange"),
+    (Feature.POINTS_TRANSFER, "ポイント譲渡お申し込み", "", "Points transfer", ""),
+    (Feature.POINTS_HISTORY, "ポイント履歴の閲覧", "", "Points history", ""),
+    (Feature.FACILITY_INFO_CHANGE, "登録情報の変更", "施設情報項目",
+     "Changing registered details", "facility fields"),
+    (Feature.COMPANY_INFO_CHANGE, "会社情報の変更", "", "Changing company details", ""),
+    (Feature.ADDRESS_BOOK_CHANGE, "アドレス帳の変更", "", "Changing the address book", ""),
+    (Feature.BILLING_CUTOFF_CHANGE, "ご請求締切日の変更", "",
+     "Changing the billing cut-off day", ""),
+    (Feature.PAYMENT_METHOD_CHANGE, "お支払い方法の変更", "", "Changing the payment method", ""),
+    (Feature.MONTHLY_BUDGET_CHANGE, "月額予算管理の変更", "", "Changing the monthly budget", ""),
+    (Feature.INTERNAL_USER_MANAGEMENT, "社内ユーザー登録・変更", "",
+     "Registering and changing internal users", ""),
+    (Feature.FURNITURE_ASSEMBLY, "ご注文", "家具組立サービスのお申し込み",
+     "Ordering", "applying for furniture assembly"),
+    (Feature.PURCHASE, "お買い上げ", "", "Purchase (checkout)", ""),
+    (Feature.SPECIAL_ORDERS, "「各種サービス・特注品」全般", "お申し込み",
+     "Services and special orders", "applying"),
+    (Feature.REFERRAL, "お知り合い紹介", "お申し込み", "Referrals", "applying"),
+    (Feature.CAMPAIGN, "キャンペーン", "お申し込み", "Campaigns", "applying"),
+)  # fmt: skip
 
 BUILTIN_FEATURES: tuple[FeatureSpec, ...] = (
-    _spec(Feature.ORDER_HISTORY, "Webご注文履歴・再注文", "Web order history and reorder", _COORD,
-          "機能全般"),
-    _spec(Feature.CONSOLIDATION, "注文とりまとめ", "Order consolidation", _COORD,
-          "とりまとめ機能全般"),
-    _spec(Feature.POINTS_EXCHANGE, "アスクルスイートポイント", "Points: prize exchange", _COORD,
-          "賞品交換のお申し込み"),
-    _spec(Feature.POINTS_TRANSFER, "ポイント譲渡お申し込み", "Points transfer", _COORD),
-    _spec(Feature.POINTS_HISTORY, "ポイント履歴の閲覧", "Points history", _COORD),
-    _spec(Feature.FACILITY_INFO_CHANGE, "登録情報の変更", "Change facility information", _COORD,
-          "施設情報項目"),
-    _spec(Feature.COMPANY_INFO_CHANGE, "会社情報の変更", "Change company information", _COORD),
-    _spec(Feature.ADDRESS_BOOK_CHANGE, "アドレス帳の変更", "Change the address book", _COORD),
-    _spec(Feature.BILLING_CUTOFF_CHANGE, "ご請求締切日の変更", "Change the billing cut-off day",
-          _COORD),
-    _spec(Feature.PAYMENT_METHOD_CHANGE, "お支払い方法の変更", "Change the payment method", _COORD),
-    _spec(Feature.MONTHLY_BUDGET_CHANGE, "月額予算管理の変更", "Change the monthly budget", _COORD),
-    _spec(Feature.INTERNAL_USER_MANAGEMENT, "社内ユーザー登録・変更",
-          "Register and change internal users", _COORD),
-    _spec(Feature.FURNITURE_ASSEMBLY, "ご注文", "Furniture assembly service", _COORD,
-          "家具組立サービスのお申し込み"),
-    _spec(Feature.PURCHASE, "お買い上げ", "Purchase (checkout)", _COORD),
-    _spec(Feature.SPECIAL_ORDERS, "「各種サービス・特注品」全般", "Services and special orders",
-          _COORD, "お申し込み"),
-    _spec(Feature.REFERRAL, "お知り合い紹介", "Referral", _COORD, "お申し込み"),
-    _spec(Feature.CAMPAIGN, "キャンペーン", "Campaigns", _COORD, "お申し込み"),
-    _spec(Feature.REQUEST_ORDER, "注文を依頼する", "Request an order", _INTERNAL),
-    _spec(Feature.REQUEST_STATUS, "ご注文依頼状況確認", "Request status", _BOTH),
-    _spec(Feature.PROFILE_CHANGE, "登録情報の変更（施設情報以外）", "Change own profile", _BOTH),
-    _spec(Feature.MESSAGES, "伝言メッセージ", "Messages", _BOTH),
+    *(FeatureSpec(f.value, ja, en, _COORD, part_ja, part_en)
+      for f, ja, part_ja, en, part_en in _SEED_TABLE),
+    FeatureSpec(Feature.REQUEST_ORDER.value, "注文を依頼する", "Requesting an order", _INTERNAL),
+    FeatureSpec(Feature.REQUEST_STATUS.value, "ご注文依頼状況確認", "Request status", _BOTH),
+    FeatureSpec(Feature.PROFILE_CHANGE.value, "登録情報の変更（施設情報以外）",
+                "Changing one's own profile", _BOTH),
+    FeatureSpec(Feature.MESSAGES.value, "伝言メッセージ", "Messages", _BOTH),
 )  # fmt: skip
 
 

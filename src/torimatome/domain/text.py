@@ -172,12 +172,14 @@ def _is_emoji_sequence(cluster: str) -> bool:
     return len(cluster) == 2 and all(_is_regional_indicator(ord(ch)) for ch in cluster)
 
 
-def cluster_width(cluster: str) -> int:
+def cluster_width(cluster: str, *, ambiguous_wide: bool = True) -> int:
     """Display width of one grapheme cluster: 2 for full-width, 1 otherwise, 0 for ``""``.
 
-    East Asian Ambiguous characters (①, ○, Greek, Cyrillic...) count as full-width because
-    Japanese fonts draw them that way. Emoji sequences count 2 even when their base alone would
-    be narrow (❤️ is U+2764 U+FE0F). A line break, CR LF included, counts 1.
+    East Asian Ambiguous characters (①, ○, ×, Greek, Cyrillic...) count as full-width by
+    default because Japanese fonts draw them that way (and a message limit must not
+    under-count); ``ambiguous_wide=False`` counts them as a typical terminal draws them. Emoji
+    sequences count 2 even when their base alone would be narrow (❤️ is U+2764 U+FE0F). A line
+    break, CR LF included, counts 1.
     """
     if not cluster:
         return 0
@@ -185,12 +187,13 @@ def cluster_width(cluster: str) -> int:
         return 1
     if _is_emoji_sequence(cluster):
         return 2
-    return 2 if unicodedata.east_asian_width(cluster[0]) in _WIDE_EAST_ASIAN else 1
+    wide = _WIDE_EAST_ASIAN if ambiguous_wide else _WIDE_EAST_ASIAN - {"A"}
+    return 2 if unicodedata.east_asian_width(cluster[0]) in wide else 1
 
 
-def width(text: str) -> int:
+def width(text: str, *, ambiguous_wide: bool = True) -> int:
     """Display width of ``text`` as given (normalise first with :func:`normalize`)."""
-    return sum(cluster_width(cluster) for cluster in graphemes(text))
+    return sum(cluster_width(c, ambiguous_wide=ambiguous_wide) for c in graphemes(text))
 
 
 def _describe_forbidden(text: str, index: int, allow_line_breaks: bool) -> str | None:
