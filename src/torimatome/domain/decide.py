@@ -17,6 +17,7 @@ import attrs
 from .cart import CartEntry, CartRef, PriceChange
 from .errors import VERSION_MOVED, CartError, Conflict, InvalidInput, already
 from .lines import Act, RequestLine
+from .validation import plain_int, plain_str
 from .views import Decision
 
 __all__ = ["Choice", "DecisionPlan", "complete_decision", "parse_choices", "plan_decision"]
@@ -61,6 +62,7 @@ def parse_choices(choices: object, versions: object) -> tuple[dict[str, Choice],
     for line_id, choice in choices.items():
         if not isinstance(line_id, str) or not line_id or len(line_id) > 64:
             raise InvalidInput(f"Invalid line id {line_id!r}.", field="choices")
+        line_id = plain_str(line_id)
         if isinstance(choice, Choice):
             parsed[line_id] = choice
         elif isinstance(choice, str) and choice in Choice._value2member_map_:
@@ -74,7 +76,10 @@ def parse_choices(choices: object, versions: object) -> tuple[dict[str, Choice],
         if len(versions) > 10 * MAX_BATCH:
             raise InvalidInput("Too many versions for one screen.", field="versions")
         for line_id, version in versions.items():
-            if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            if isinstance(version, bool) or not isinstance(version, int):
+                raise InvalidInput(f"Invalid version {version!r}.", field="versions")
+            version = plain_int(version)
+            if version < 1:
                 raise InvalidInput(f"Invalid version {version!r}.", field="versions")
             # A screen posts back every version it showed; only the named lines count.
             if line_id not in parsed:

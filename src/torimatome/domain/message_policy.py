@@ -10,6 +10,7 @@ Every policy returns the NFC-normalised text, which is what should be stored.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 import attrs
@@ -86,6 +87,32 @@ def _checked_content(text: object, *, allow_line_breaks: bool, field: str) -> st
     return _text.normalize(text)
 
 
+#: No text within a limit holds more than this many code points per unit of the limit (a
+#: cluster of n code points costs at least n/10 of either policy's units), so anything longer
+#: is refused before it is scanned: a 10 MB message costs nothing to refuse.
+_CODE_POINTS_PER_UNIT = 10
+
+
+def _within_limit(
+    text: object,
+    limit: int,
+    measure: Callable[[str], int],
+    *,
+    allow_line_breaks: bool,
+    field: str,
+    too_long: Callable[[int, bool], InvalidInput],
+) -> str:
+    if isinstance(text, str) and len(text) > limit * _CODE_POINTS_PER_UNIT:
+        # Measure only a prefix that is already over the limit, and say "at least".
+        prefix = text[: limit * _CODE_POINTS_PER_UNIT + 1]
+        raise too_long(measure(prefix), True)
+    normalized = _checked_content(text, allow_line_breaks=allow_line_breaks, field=field)
+    measured = measure(normalized)
+    if measured > limit:
+        raise too_long(measured, False)
+    return normalized
+
+
 @attrs.frozen
 class WidthPolicy:
     """Display width: full-width and East Asian Ambiguous characters 2, others 1 (the default).
@@ -109,20 +136,28 @@ class WidthPolicy:
 
         ``""`` passes: emptiness is the caller's concern (see :func:`check_thread_post`).
         """
-        normalized = _checked_content(text, allow_line_breaks=allow_line_breaks, field=field)
-        measured = _text.width(normalized)
-        if measured > self.limit:
+
+        def too_long(measured: int, at_least: bool) -> InvalidInput:
             full = self.limit // 2
-            raise InvalidInput(
+            more = "+" if at_least else ""
+            return InvalidInput(
                 f"The {_subject_en(field)} must be at most {self.limit} width units "
-                f"({full} full-width characters); it measures {measured}.",
+                f"({full} full-width characters); it measures {measured}{more}.",
                 ja=f"{_SUBJECT_JA}は全角{full}文字（半角{self.limit}文字）以内で入力してください"
-                f"（現在 {measured}/{self.limit}）",
+                f"（現在 {measured}{'以上' if at_least else ''}/{self.limit}）",
                 field=field,
                 measured=measured,
                 limit=self.limit,
             )
-        return normalized
+
+        return _within_limit(
+            text,
+            self.limit,
+            _text.width,
+            allow_line_breaks=allow_line_breaks,
+            field=field,
+            too_long=too_long,
+        )
 
 
 @attrs.frozen
@@ -132,8 +167,8 @@ class GraphemePolicy:
     limit: int = attrs.field(default=50, validator=_validate_limit)
 
     def measure(self, text: str) -> int:
-        """Number of grapheme clusters in ``text`` after NFC normalisation."""
-        return len(_text.graphemes(_text.normalize(text)))
+        """User-perceived characters in ``text`` after NFC normalisation."""
+        return _text.grapheme_count(_text.normalize(text))
 
     def remaining(self, text: str) -> int:
         """Characters left; negative when ``text`` is over the limit."""
@@ -144,19 +179,27 @@ class GraphemePolicy:
 
         ``""`` passes: emptiness is the caller's concern (see :func:`check_thread_post`).
         """
-        normalized = _checked_content(text, allow_line_breaks=allow_line_breaks, field=field)
-        measured = len(_text.graphemes(normalized))
-        if measured > self.limit:
-            raise InvalidInput(
+
+        def too_long(measured: int, at_least: bool) -> InvalidInput:
+            more = "+" if at_least else ""
+            return InvalidInput(
                 f"The {_subject_en(field)} must be at most {self.limit} characters; "
-                f"it has {measured}.",
+                f"it has {measured}{more}.",
                 ja=f"{_SUBJECT_JA}は{self.limit}文字以内で入力してください"
-                f"（現在 {measured}/{self.limit}）",
+                f"（現在 {measured}{'以上' if at_least else ''}/{self.limit}）",
                 field=field,
                 measured=measured,
                 limit=self.limit,
             )
-        return normalized
+
+        return _within_limit(
+            text,
+            self.limit,
+            _text.grapheme_count,
+            allow_line_breaks=allow_line_breaks,
+            field=field,
+            too_long=too_long,
+        )
 
 
 DEFAULT_MESSAGE_POLICY: MessagePolicy = WidthPolicy()

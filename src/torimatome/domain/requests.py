@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
@@ -57,6 +58,8 @@ def validate_lines(lines: object, *, max_quantity: int) -> list[NewLine]:
     """Check a submitted cart: 1..200 :class:`NewLine` values, each field in range."""
     if isinstance(lines, str | bytes) or not isinstance(lines, Sequence):
         raise InvalidInput("lines must be a list of NewLine.", field="lines")
+    # Copy at most one line too many: a sequence whose len() lies cannot smuggle in more.
+    lines = list(itertools.islice(iter(lines), MAX_LINES_PER_REQUEST + 1))
     if not 1 <= len(lines) <= MAX_LINES_PER_REQUEST:
         raise InvalidInput(
             f"A request has 1 to {MAX_LINES_PER_REQUEST} lines; got {len(lines)}.",

@@ -19,6 +19,7 @@ __all__ = [
     "cluster_width",
     "find_forbidden_character",
     "forbidden_character",
+    "grapheme_count",
     "graphemes",
     "normalize",
     "width",
@@ -71,6 +72,28 @@ def _is_skin_tone(cp: int) -> bool:
 
 def _is_regional_indicator(cp: int) -> bool:
     return 0x1F1E6 <= cp <= 0x1F1FF
+
+
+# Code points that start or continue an emoji ZWJ sequence: an approximation of Unicode's
+# Extended_Pictographic, which unicodedata does not expose.
+_PICTOGRAPHIC_RANGES = (
+    (0x00A9, 0x00A9), (0x00AE, 0x00AE), (0x203C, 0x203C), (0x2049, 0x2049),
+    (0x2122, 0x2122), (0x2139, 0x2139), (0x2194, 0x2199), (0x21A9, 0x21AA),
+    (0x231A, 0x231B), (0x2328, 0x2328), (0x23CF, 0x23CF), (0x23E9, 0x23F3),
+    (0x23F8, 0x23FA), (0x24C2, 0x24C2), (0x25AA, 0x25AB), (0x25B6, 0x25B6),
+    (0x25C0, 0x25C0), (0x25FB, 0x25FE), (0x2600, 0x27BF), (0x2934, 0x2935),
+    (0x2B05, 0x2B07), (0x2B1B, 0x2B1C), (0x2B50, 0x2B50), (0x2B55, 0x2B55),
+    (0x3030, 0x3030), (0x303D, 0x303D), (0x3297, 0x3297), (0x3299, 0x3299),
+    (0x1F000, 0x1F1E5), (0x1F200, 0x1F3FA), (0x1F400, 0x1FAFF),
+)  # fmt: skip
+
+#: A cluster longer than this many code points costs one more cell per started block, so a
+#: pile of combining marks cannot hide a long text inside one "character".
+MAX_CLUSTER_CODE_POINTS = 10
+
+
+def _is_pictographic(cp: int) -> bool:
+    return any(low <= cp <= high for low, high in _PICTOGRAPHIC_RANGES)
 
 
 def _is_extend(ch: str, cp: int) -> bool:
@@ -152,11 +175,18 @@ def graphemes(text: str) -> list[str]:
     start = 0
     previous: _Kind | None = None
     regional_run = 0
+    pictographic = False  # does the current cluster start with an emoji?
     for index, ch in enumerate(text):
         kind = _kind(ch)
-        if previous is not None and not _joins(previous, kind, regional_run % 2 == 1):
+        joins = previous is not None and _joins(previous, kind, regional_run % 2 == 1)
+        if joins and previous is _Kind.ZWJ and not (pictographic and _is_pictographic(ord(ch))):
+            # UAX #29 GB11: a ZWJ joins emoji to emoji, not any two characters.
+            joins = False
+        if previous is not None and not joins:
             clusters.append(text[start:index])
             start = index
+        if start == index:
+            pictographic = _is_pictographic(ord(ch))
         regional_run = regional_run + 1 if kind is _Kind.REGIONAL_INDICATOR else 0
         previous = kind
     if start < len(text):
@@ -185,10 +215,18 @@ def cluster_width(cluster: str, *, ambiguous_wide: bool = True) -> int:
         return 0
     if cluster in _LINE_BREAK_CLUSTERS:
         return 1
+    if len(cluster) > MAX_CLUSTER_CODE_POINTS:
+        return 2 * -(-len(cluster) // MAX_CLUSTER_CODE_POINTS)
     if _is_emoji_sequence(cluster):
         return 2
     wide = _WIDE_EAST_ASIAN if ambiguous_wide else _WIDE_EAST_ASIAN - {"A"}
     return 2 if unicodedata.east_asian_width(cluster[0]) in wide else 1
+
+
+def grapheme_count(text: str) -> int:
+    """User-perceived characters in ``text``; an overlong cluster counts once per started
+    block of :data:`MAX_CLUSTER_CODE_POINTS` code points."""
+    return sum(-(-len(c) // MAX_CLUSTER_CODE_POINTS) for c in graphemes(text))
 
 
 def width(text: str, *, ambiguous_wide: bool = True) -> int:
@@ -220,6 +258,13 @@ def _describe_forbidden(text: str, index: int, allow_line_breaks: bool) -> str |
         return "line separator"
     if cp == 0x2029:
         return "paragraph separator"
+    if 0xFDD0 <= cp <= 0xFDEF or (cp & 0xFFFE) == 0xFFFE:
+        return "noncharacter"
+    if unicodedata.category(ch) == "Cf" and ch not in (_ZWJ, _ZWNJ) and not _is_tag(cp):
+        # Invisible format characters (bidi marks, BOM, soft hyphen, word joiner...) make a
+        # text look different from what it holds; ZWJ, ZWNJ and tags are part of emoji and
+        # scripts.
+        return "invisible format character"
     return None
 
 
@@ -253,8 +298,10 @@ def forbidden_character(text: str, *, allow_line_breaks: bool) -> str | None:
     """Describe the first code point ``text`` may not contain, or return ``None``.
 
     Refused: lone surrogates, C0 controls (tab included), DEL, C1 controls, bidi embeddings,
-    overrides and isolates (they can make a message display differently from what it says) and
-    U+2028/U+2029. With ``allow_line_breaks`` only ``"\\n"`` and ``"\\r\\n"`` pass; a lone
+    overrides and isolates (they can make a message display differently from what it says),
+    U+2028/U+2029, noncharacters and the other invisible format characters (bidi marks, BOM,
+    soft hyphen, zero-width space...; ZWJ, ZWNJ and emoji tag characters stay allowed).
+    With ``allow_line_breaks`` only ``"\\n"`` and ``"\\r\\n"`` pass; a lone
     ``"\\r"`` is still refused. The position is a code-point index into ``text``, as in
     ``"control character U+0007 at position 3"``.
     """

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from .errors import InvalidInput
 from .text import forbidden_character
@@ -29,16 +28,31 @@ __all__ = [
     "check_price",
     "check_quantity",
     "check_text",
+    "plain_int",
+    "plain_str",
 ]
 
 DEFAULT_MAX_QUANTITY = 9999
 MAX_PRICE = Decimal("1000000000000")  # a trillion yen per unit is past any catalogue
 MAX_ID_LENGTH = 64
+MIN_DATE = dt.date(1900, 1, 1)
+MAX_DATE = dt.date(9998, 12, 31)
 
 #: Login IDs: 3-64 characters, ASCII letters, digits and ``. _ @ -``, starting with a letter or
 #: digit. ASCII only, so a login ID cannot hide a look-alike or a control character.
 LOGIN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{2,63}")
 _EMAIL_PATTERN = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+
+
+def plain_str(value: str) -> str:
+    """An exact ``str`` with the same characters: a subclass with its own ``__eq__``,
+    ``__hash__`` or ``__str__`` must not travel into storage or dictionary keys."""
+    return value if type(value) is str else str.__str__(value)
+
+
+def plain_int(value: int) -> int:
+    """An exact ``int`` with the same value, whatever comparisons a subclass overrides."""
+    return value if type(value) is int else int.__index__(value)
 
 
 def _type_error(field: str, expected: str, value: object) -> InvalidInput:
@@ -58,13 +72,11 @@ def check_id(value: object, field: str) -> str:
     """An object id as the caller passed it: a non-empty str of at most 64 characters."""
     if not isinstance(value, str):
         raise _type_error(field, "an id (str)", value)
-    if (
-        not value
-        or len(value) > MAX_ID_LENGTH
-        or forbidden_character(value, allow_line_breaks=False)
-    ):
+    if not value or len(value) > MAX_ID_LENGTH:
         raise InvalidInput(f"{field} is not a valid id: {_short(value)}.", field=field)
-    return value
+    if forbidden_character(value, allow_line_breaks=False):
+        raise InvalidInput(f"{field} is not a valid id: {_short(value)}.", field=field)
+    return plain_str(value)
 
 
 def check_text(
@@ -81,6 +93,12 @@ def check_text(
     byte for byte by the shop)."""
     if not isinstance(value, str):
         raise _type_error(field, "a str", value)
+    if len(value) > max_length:  # before any scan: a 10 MB name costs nothing to refuse
+        raise InvalidInput(
+            f"{field} must be at most {max_length} characters; it has {len(value)}.",
+            ja=f"{field} は{max_length}文字以内で入力してください（現在 {len(value)}）",
+            field=field,
+        )
     bad = forbidden_character(value, allow_line_breaks=allow_line_breaks)
     if bad:
         raise InvalidInput(
@@ -88,16 +106,10 @@ def check_text(
             ja=f"{field} に使用できない文字が含まれています（{bad}）",
             field=field,
         )
-    text = value
+    text = plain_str(value)
     if not allow_empty and not text.strip():
         raise InvalidInput(
             f"{field} must not be empty.", ja=f"{field} を入力してください", field=field
-        )
-    if len(text) > max_length:
-        raise InvalidInput(
-            f"{field} must be at most {max_length} characters; it has {len(text)}.",
-            ja=f"{field} は{max_length}文字以内で入力してください（現在 {len(text)}）",
-            field=field,
         )
     return text
 
@@ -112,13 +124,14 @@ def check_quantity(value: object, *, maximum: int = DEFAULT_MAX_QUANTITY) -> int
     """A whole number from 1 to ``maximum``; bools, floats, strings and Decimals are refused."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise _type_error("quantity", "a whole number (int)", value)
-    if not 1 <= value <= maximum:
+    number = plain_int(value)
+    if not 1 <= number <= maximum:
         raise InvalidInput(
-            f"quantity must be from 1 to {maximum}; got {_short(value)}.",
+            f"quantity must be from 1 to {maximum}; got {_short(number)}.",
             ja=f"数量は1から{maximum}までの整数で入力してください",
             field="quantity",
         )
-    return value
+    return number
 
 
 def check_price(value: object, field: str = "unit_price") -> Decimal:
@@ -177,25 +190,29 @@ def check_idempotency_key(value: object) -> str | None:
         )
     if forbidden_character(value, allow_line_breaks=False):
         raise InvalidInput("idempotency_key contains a control character.", field="idempotency_key")
-    return value
+    return plain_str(value)
 
 
 def check_date(value: object, field: str) -> dt.date | None:
-    """A calendar day (``datetime.date``, not ``datetime``: a day has no time of its own)."""
+    """A calendar day (``datetime.date``, not ``datetime``: a day has no time of its own)
+    between the years 1900 and 9998, so that every day has an instant in every zone."""
     if value is None:
         return None
     if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
         raise _type_error(field, "a datetime.date", value)
-    return value
+    if not MIN_DATE <= value <= MAX_DATE:
+        raise InvalidInput(
+            f"{field} must be between {MIN_DATE} and {MAX_DATE}.",
+            ja=f"日付は{MIN_DATE}から{MAX_DATE}までの範囲で指定してください",
+            field=field,
+        )
+    return dt.date(value.year, value.month, value.day)
 
 
 def check_limit(value: object, *, maximum: int = 500) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+    if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(f"limit must be an int from 1 to {maximum}.", field="limit")
-    return value
-
-
-def check_choice_map(value: object, field: str) -> dict[str, Any]:
-    if not isinstance(value, dict) or not value:
-        raise _type_error(field, "a non-empty dict", value)
-    return dict(value)
+    number = plain_int(value)
+    if not 1 <= number <= maximum:
+        raise InvalidInput(f"limit must be an int from 1 to {maximum}.", field="limit")
+    return number
