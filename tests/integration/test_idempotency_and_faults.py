@@ -143,13 +143,24 @@ def test_the_cart_is_compensated_when_storage_fails_after_it_accepted(office: Of
     assert office.app.pending_count(office.boss.id) == 2
 
 
-def test_an_account_may_replace_the_message_policy(office: Office) -> None:
-    office.app.update_account_settings(office.boss.id, message_policy=GraphemePolicy(limit=5))
-    office.request(office.sato, message="あいうえお")
+def test_an_account_may_replace_the_thread_policy_and_the_cart_message_policy(
+    office: Office,
+) -> None:
+    app = office.app
+    app.update_account_settings(office.boss.id, message_policy=GraphemePolicy(limit=5))
+    request = office.request(office.sato, message="あ" * 50)  # the cart message keeps 全角50
+    with pytest.raises(InvalidInput):
+        office.request(office.sato, message="あ" * 51)
+    app.post_message(office.sato.id, request.id, "あいうえお")
     with pytest.raises(InvalidInput) as caught:
-        office.request(office.sato, message="あいうえおか")
+        app.post_message(office.sato.id, request.id, "あいうえおか")
     assert "6/5" in caught.value.ja
-    assert office.app.account(office.boss.id).settings.message_policy == GraphemePolicy(limit=5)
+    app.update_account_settings(office.boss.id, cart_message_policy=GraphemePolicy(limit=3))
+    with pytest.raises(InvalidInput):
+        office.request(office.sato, message="あいうえ")
+    settings = app.account(office.boss.id).settings
+    assert settings.message_policy == GraphemePolicy(limit=5)
+    assert settings.cart_message_policy == GraphemePolicy(limit=3)
 
 
 def test_thread_posts_may_hold_line_breaks_but_not_controls(office: Office) -> None:

@@ -249,14 +249,17 @@ class Accounts(Service):
         message_policy: WidthPolicy | GraphemePolicy | None = None,
         retention_months: int | None = None,
         locale: str | None = None,
+        cart_message_policy: WidthPolicy | GraphemePolicy | None = None,
     ) -> Account:
-        """Change the account's message policy, retention window or mail locale (会社情報)."""
+        """Change the account's message policies, retention window or mail locale (会社情報)."""
         with self._unit() as uow:
             user = self._actor(uow, actor, Feature.COMPANY_INFO_CHANGE)
             account = self._account(uow, user.account_id)
             changes: dict[str, Any] = {}
             if message_policy is not None:
                 changes["message_policy"] = message_policy
+            if cart_message_policy is not None:
+                changes["cart_message_policy"] = cart_message_policy
             if retention_months is not None:
                 changes["retention_months"] = retention_months
             if locale is not None:
@@ -285,8 +288,7 @@ class Accounts(Service):
 def _check_settings(settings: object) -> AccountSettings:
     if not isinstance(settings, AccountSettings):
         raise InvalidInput("settings must be AccountSettings.", field="settings")
-    if not isinstance(settings.message_policy, WidthPolicy | GraphemePolicy):
-        raise InvalidInput(
-            "message_policy must be WidthPolicy or GraphemePolicy.", field="message_policy"
-        )
+    for name in ("message_policy", "cart_message_policy"):
+        if not isinstance(getattr(settings, name), WidthPolicy | GraphemePolicy):
+            raise InvalidInput(f"{name} must be WidthPolicy or GraphemePolicy.", field=name)
     return settings

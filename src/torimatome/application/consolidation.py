@@ -12,6 +12,7 @@ from ..domain.errors import AccessDenied, CartError, InvalidInput, NotFound
 from ..domain.events import LinesDecided, LinesOrdered
 from ..domain.features import Feature
 from ..domain.lines import Act, RequestLine
+from ..domain.requests import OrderRequest
 from ..domain.users import User
 from ..domain.validation import check_id, check_idempotency_key, check_text
 from ..domain.views import Decision, PendingGroup
@@ -157,13 +158,20 @@ class Consolidation(Service):
         if not self._mailer.wants(event_name):
             return
         account = self._account(uow, actor.account_id)
+        # One mail per address per event: gather every request of the event under the address
+        # its requester has now, then compose once per address.
+        by_address: dict[str, list[tuple[User, OrderRequest]]] = {}
         for request_id in request_ids:
             request = uow.requests.get(request_id)
             requester = uow.users.get(request.requester_id) if request else None
-            if request is None or requester is None:
+            if request is None or requester is None or not requester.email:
                 continue
-            base = MailContext(event_name, account, actor, REQUESTER, request, requester,
-                               line_ids=line_ids, order_id=order_id)  # fmt: skip
+            by_address.setdefault(requester.email.lower(), []).append((requester, request))
+        for pairs in by_address.values():
+            requester, first = pairs[0]
+            base = MailContext(event_name, account, actor, REQUESTER, first, requester,
+                               line_ids=line_ids, order_id=order_id,
+                               requests=tuple(r for _, r in pairs))  # fmt: skip
             self._mailer.enqueue(uow, now, base, [(requester, REQUESTER)])
 
     def release(self, actor: str, line_id: str) -> RequestLine:
@@ -225,9 +233,19 @@ class Consolidation(Service):
         """The shop's later order-status text (出荷済み...) for every line of an order."""
         oid = check_text(order_id, "order_id", max_length=64, allow_empty=False)
         text = check_text(status, "status", max_length=100, allow_empty=False)
+        now = self.now()
         with self._unit() as uow:
             coordinator = self._actor(uow, actor, Feature.CONSOLIDATION)
-            lines = uow.requests.lines_of_order(coordinator.account_id, oid)
+            account = self._account(uow, coordinator.account_id)
+            lines = uow.requests.lines_of_order(account.id, oid)
+            # An order whose requests the views already hide (closed, past the window) is gone
+            # for every call, as it will be after the purge.
+            requests = {r: uow.requests.get(r) for r in {ln.request_id for ln in lines}}
+            visible = {
+                r for r, request in requests.items()
+                if request is not None and self._visible(account, request, now)
+            }  # fmt: skip
+            lines = [line for line in lines if line.request_id in visible]
             if not lines:
                 raise NotFound("order", oid)
             moved = [line.with_order_status(text) for line in lines]

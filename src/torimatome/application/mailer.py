@@ -23,6 +23,7 @@ from ..domain.lines import RequestLine
 from ..domain.messages import Message
 from ..domain.requests import OrderRequest
 from ..domain.roles import Role
+from ..domain.text import forbidden_character
 from ..domain.users import User
 from ..ports.config import Config
 from ..ports.storage import OutboxMail, UnitOfWork
@@ -37,7 +38,8 @@ class MailContext:
 
     ``event`` is the event's name (``request_submitted``...), ``recipient_role`` one of
     ``requester``, ``coordinator`` or ``user``, ``url`` the shop's screen URL for that role,
-    ``at`` when the change committed.
+    ``at`` when the change committed. ``requests`` holds every request the mail is about when
+    one event touched several of the recipient's requests (``request`` is the first).
     """
 
     event: str
@@ -51,6 +53,7 @@ class MailContext:
     order_id: str | None = None
     url: str | None = None
     at: dt.datetime | None = None
+    requests: tuple[OrderRequest, ...] = ()
 
 
 _SCREENS = {REQUESTER: "request_status", COORDINATOR: "consolidation", USER: "request_status"}
@@ -105,10 +108,17 @@ class Mailer:
     def _url(self, role: str, ctx: MailContext) -> str | None:
         screen = _SCREENS[role]
         request_id = ctx.request.id if ctx.request else None
-        url = self.pm.hook.torimatome_screen_url(
-            screen=screen, account_id=ctx.account.id, request_id=request_id
-        )
-        return None if url is None else str(url)
+        try:
+            url = self.pm.hook.torimatome_screen_url(
+                screen=screen, account_id=ctx.account.id, request_id=request_id
+            )
+        except Exception as exc:
+            raise MailError(f"torimatome_screen_url failed: {exc!r}") from exc
+        if url is None:
+            return None
+        if not isinstance(url, str) or forbidden_character(url, allow_line_breaks=False):
+            raise MailError(f"torimatome_screen_url must return a one-line str, not {url!r}.")
+        return url
 
     def _compose(self, ctx: MailContext, recipient: User, locale: str) -> EmailMessage:
         try:
@@ -134,9 +144,10 @@ class Mailer:
             return message
         except MailError:
             raise
-        except (ValueError, TypeError) as exc:
-            # email raises ValueError for a newline in a header: never let one through.
-            raise MailError(f"Mail could not be composed: {exc}") from exc
+        except Exception as exc:
+            # A shop's template failing, or email refusing a header with a line break: either
+            # way the change must not commit with a mail it could not compose.
+            raise MailError(f"Mail could not be composed: {exc!r}") from exc
 
     @staticmethod
     def _address(name: str, email: str) -> str:
@@ -168,22 +179,22 @@ class Mailer:
 
     def _details(self, ctx: MailContext, ja: bool) -> list[str]:
         out: list[str] = []
-        if ctx.request is not None:
+        requests = ctx.requests or ((ctx.request,) if ctx.request is not None else ())
+        for request in requests:
             zone = ctx.account.zone
-            at = ctx.request.submitted_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-            out += ["", f"{'依頼番号' if ja else 'Request'}: {ctx.request.id}"]
+            at = request.submitted_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+            out += ["", f"{'依頼番号' if ja else 'Request'}: {request.id}"]
             out.append(f"{'依頼日時' if ja else 'Submitted'}: {at} ({ctx.account.timezone})")
             if ctx.requester is not None:
                 out.append(f"{'依頼者' if ja else 'Requester'}: {ctx.requester.display_name}")
-            shown = _lines_of(ctx.request, ctx.line_ids)
-            for line in shown:
+            for line in _lines_of(request, ctx.line_ids):
                 status = line.status.label("ja" if ja else "en")
                 out.append(
                     f"  - {line.name} ({line.sku}) × {line.quantity}  "
                     f"{'¥'}{line.unit_price:,}  [{status}]"
                 )
-            if ctx.request.message and ctx.event == "request_submitted":
-                out.append(f"{'伝言メッセージ' if ja else 'Message'}: {ctx.request.message}")
+            if request.message and ctx.event == "request_submitted":
+                out.append(f"{'伝言メッセージ' if ja else 'Message'}: {request.message}")
         if ctx.message is not None:
             out += ["", f"{'メッセージ' if ja else 'Message'}: {ctx.message.body}"]
         if ctx.order_id is not None:

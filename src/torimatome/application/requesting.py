@@ -45,7 +45,7 @@ class Requesting(Service):
         with self._unit() as uow:
             user = self._actor(uow, actor, Feature.REQUEST_ORDER)
             account = self._account(uow, user.account_id)
-            text = account.settings.message_policy.check(
+            text = account.settings.cart_message_policy.check(
                 message, allow_line_breaks=False, field="message"
             )
             digest = fingerprint({"lines": checked, "message": text})

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import attrs
 
-from ..domain.errors import ConfigurationError
-from ..domain.validation import DEFAULT_MAX_QUANTITY
+from ..domain.errors import ConfigurationError, InvalidInput
+from ..domain.validation import DEFAULT_MAX_QUANTITY, check_email, check_text
 
 __all__ = ["MAIL_EVENTS", "Config"]
 
@@ -32,6 +32,20 @@ def _power_of_two(_: object, attribute: attrs.Attribute[int], value: int) -> Non
     _positive(_, attribute, value)
     if value < 2 or value & (value - 1):
         raise ConfigurationError(f"Config.{attribute.name} must be a power of two, got {value}.")
+
+
+def _address(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+    try:
+        check_email(value, f"Config.{attribute.name}", allow_empty=False)
+    except InvalidInput as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
+def _display_name(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+    try:
+        check_text(value, f"Config.{attribute.name}", max_length=100)
+    except InvalidInput as exc:
+        raise ConfigurationError(str(exc)) from None
 
 
 def _mail_events(_: object, __: attrs.Attribute[frozenset[str]], value: frozenset[str]) -> None:
@@ -71,8 +85,8 @@ class Config:
     mail_events: frozenset[str] = attrs.field(
         default=frozenset({"request_submitted"}), converter=frozenset, validator=_mail_events
     )
-    mail_from: str = "torimatome@localhost"
-    mail_from_name: str = ""
+    mail_from: str = attrs.field(default="torimatome@localhost", validator=_address)
+    mail_from_name: str = attrs.field(default="", validator=_display_name)
     mail_charset: str = attrs.field(default="utf-8", validator=_one_of("utf-8", "iso-2022-jp"))
     scrypt_n: int = attrs.field(default=2**14, validator=_power_of_two)
     sqlite_synchronous: str = attrs.field(default="FULL", validator=_one_of(*_SYNCHRONOUS))
