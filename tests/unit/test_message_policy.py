@@ -160,3 +160,15 @@ def test_policies_are_immutable_values() -> None:
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         policy.limit = 10  # type: ignore[misc]
     assert policy == WidthPolicy(limit=60)
+
+
+def test_a_text_far_over_the_limit_is_refused_before_it_is_scanned() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        WidthPolicy().check("x" * 10_000_000 + "\x00", allow_line_breaks=False)
+    assert "以上/100" in caught.value.ja
+    assert caught.value.details["measured"] > 100
+
+
+def test_the_grapheme_policy_counts_overlong_clusters_per_block_too() -> None:
+    assert GraphemePolicy().measure("x" + "\u0301" * 1000) == 101  # no precomposed x́
+    assert GraphemePolicy().measure("葛\U000e0100") == 1

@@ -245,3 +245,35 @@ def test_ambiguous_characters_can_be_measured_as_a_terminal_draws_them() -> None
     assert width("×○▼", ambiguous_wide=False) == 3
     assert width("あ×", ambiguous_wide=False) == 3
     assert width("👍🏽", ambiguous_wide=False) == 2
+
+
+def test_a_zwj_between_non_emoji_does_not_join_them() -> None:
+    assert graphemes("あ\u200dい") == ["あ\u200d", "い"]
+    assert width("\u200d".join(["あ"] * 51)) > 100
+
+
+def test_a_zwj_between_emoji_still_joins_them() -> None:
+    family = "👨\u200d👩\u200d👧"
+    assert graphemes(family) == [family]
+    assert width(family) == 2
+
+
+def test_an_overlong_cluster_costs_a_cell_per_started_block_of_ten() -> None:
+    assert width("e" + "\u0301" * 9) == 1
+    assert width("e" + "\u0301" * 10) == 4  # 11 code points: two blocks
+    assert width("a" + "\u0301" * 1000) == 2 * 101
+
+
+@pytest.mark.parametrize(
+    "char", ["\u200b", "\u200e", "\u200f", "\u061c", "\ufeff", "\u2060", "\u00ad", "\ufffe",
+             "\U0010ffff", "\ufdd0", "\U000e0001"],
+)  # fmt: skip
+def test_invisible_and_noncharacters_are_forbidden(char: str) -> None:
+    assert forbidden_character(f"a{char}b", allow_line_breaks=True) is not None
+
+
+@pytest.mark.parametrize(
+    "text", ["👨\u200d👩\u200d👧", "क्\u200dष", "🏴\U000e0067\U000e0062\U000e007f"]
+)
+def test_zwj_zwnj_and_emoji_tags_stay_allowed(text: str) -> None:
+    assert forbidden_character(text, allow_line_breaks=False) is None

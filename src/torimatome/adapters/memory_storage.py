@@ -270,10 +270,17 @@ class _Requests(_Repo):
             else:
                 kept_open += 1
         doomed_set = set(doomed)
+        # Delivered mails of doomed requests, and delivered mails whose request an earlier
+        # purge already took (they were still waiting then).
         mails = [
             m.id
             for m in self.t.outbox.values()
-            if m.request_id in doomed_set and m.sent_at is not None
+            if m.sent_at is not None
+            and m.request_id is not None
+            and (
+                m.request_id in doomed_set
+                or (m.account_id == account_id and m.request_id not in self.t.requests)
+            )
         ]
         n_lines = sum(len(self.t.request_lines[r]) for r in doomed)
         n_messages = sum(len(self.t.threads.get(r, ())) for r in doomed)
@@ -361,6 +368,17 @@ class _Idempotency(_Repo):
         if (record.actor_id, record.key) in self.t.idempotency:
             raise Conflict("Idempotency key already used.")
         self.j.set(self.t.idempotency, (record.actor_id, record.key), record)
+
+    def delete(self, actor_id: str, key: str) -> None:
+        self._writable()
+        self.j.delete(self.t.idempotency, (actor_id, key))
+
+    def purge(self, before: dt.datetime) -> int:
+        self._writable()
+        old = [k for k, r in self.t.idempotency.items() if r.created_at < before]
+        for k in old:
+            self.j.delete(self.t.idempotency, k)
+        return len(old)
 
 
 class _UnitOfWork:

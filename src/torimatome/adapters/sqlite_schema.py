@@ -149,6 +149,8 @@ _V1 = (
         PRIMARY KEY (actor_id, "key")
     ) STRICT, WITHOUT ROWID
     """,
+    # Keys expire: the purge deletes records older than their time to live.
+    "CREATE INDEX idempotency_age ON idempotency (created_at)",
 )
 
 #: Each step is a list of statements; step ``n`` upgrades version ``n`` to ``n + 1``.

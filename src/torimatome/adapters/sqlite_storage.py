@@ -435,7 +435,13 @@ class _Requests(_Repo):
 
         # Counted and deleted in one transaction with the same conditions, so a dry run's
         # counts are the real run's.
-        delivered = f"FROM outbox WHERE sent_at IS NOT NULL AND request_id IN ({_DOOMED_IDS})"
+        # Delivered mails of doomed requests, and delivered mails whose request an earlier purge
+        # already took (they were still waiting then).
+        delivered = (
+            f"FROM outbox WHERE sent_at IS NOT NULL AND (request_id IN ({_DOOMED_IDS}) OR ("
+            "account_id = :account_id AND request_id IS NOT NULL AND NOT EXISTS "
+            "(SELECT 1 FROM requests WHERE requests.id = outbox.request_id)))"
+        )
         counts = PurgeCounts(
             requests=count(f"SELECT count(*) AS n FROM requests WHERE {_DOOMED}"),
             lines=count(f"SELECT count(*) AS n FROM lines WHERE request_id IN ({_DOOMED_IDS})"),
@@ -537,6 +543,15 @@ class _Idempotency(_Repo):
             to_row(record),
             "Idempotency key already used.",
         )
+
+    def delete(self, actor_id: str, key: str) -> None:
+        self.s.writable()
+        self.s.run('DELETE FROM idempotency WHERE actor_id = ? AND "key" = ?', (actor_id, key))
+
+    def purge(self, before: dt.datetime) -> int:
+        self.s.writable()
+        cursor = self.s.run("DELETE FROM idempotency WHERE created_at < ?", (to_micros(before),))
+        return int(cursor.rowcount)
 
 
 class _UnitOfWork:

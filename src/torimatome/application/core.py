@@ -157,6 +157,11 @@ class Service:
         record = uow.idempotency.get(actor_id, key)
         if record is None:
             return None
+        ttl = dt.timedelta(seconds=self.config.idempotency_ttl_seconds)
+        if record.created_at + ttl <= self.now():
+            # An expired key is free again; the write unit stores the new record in its place.
+            uow.idempotency.delete(actor_id, key)
+            return None
         if record.operation != operation or record.fingerprint != digest:
             raise Conflict(
                 "This idempotency key was already used for a different request.",

@@ -8,9 +8,13 @@ from email.message import EmailMessage
 
 from ..domain.errors import InvalidInput
 from ..domain.views import DeliveryReport, PurgeReport
+from ..ports.storage import OutboxMail
 from .core import Service
 
 __all__ = ["Jobs"]
+
+# Mails claimed per transaction: small, so a claim is fresh when its mail is sent.
+_CLAIM_CHUNK = 20
 
 
 class Jobs(Service):
@@ -34,48 +38,80 @@ class Jobs(Service):
                 counts = uow.requests.purge(account.id, before, dry_run=dry_run)
             for name in totals:
                 totals[name] += getattr(counts, name)
+        if not dry_run:
+            # Expired idempotency keys hold copies of what they answered: they go too.
+            ttl = dt.timedelta(seconds=self.config.idempotency_ttl_seconds)
+            with self._unit() as uow:
+                uow.idempotency.purge(now - ttl)
         return PurgeReport(dry_run=dry_run, **totals)
 
     def deliver_mail(self) -> DeliveryReport:
         """Send every pending mail whose next attempt is due (a cron job); never raises for
-        transport trouble. A failed send is retried later with capped exponential backoff."""
-        now = self.now()
+        transport trouble. A failed send is retried later with capped exponential backoff.
+
+        Mails are claimed a few at a time (their next attempt moved ``mail_claim_seconds``
+        ahead) before they are sent, so deliverers running side by side, in threads or
+        processes, never pick the same mail while its claim holds.
+        """
         if not self.pm.hook.torimatome_send_mail.get_hookimpls():
             with self._unit(write=False) as uow:
                 waiting = uow.outbox.pending_count()
             return DeliveryReport(pending=waiting, reason="no mail transport configured")
-        lease = dt.timedelta(seconds=self.config.mail_retry_base_seconds)
-        with self._unit() as uow:
-            due = uow.outbox.due(now, self.config.mail_batch)
-            # Claim the batch so a concurrent deliverer does not send the same mails.
-            for mail in due:
-                uow.outbox.reschedule(mail.id, attempts=mail.attempts,
-                                      next_attempt_at=now + lease,
-                                      error=mail.last_error or "")  # fmt: skip
         sent = failed = 0
         reasons: list[str] = []
-        for mail in due:
-            message = message_from_bytes(mail.raw, _class=EmailMessage, policy=policy.default)
-            try:
-                ok = self.pm.hook.torimatome_send_mail(message=message) is True
-                error = "" if ok else "the transport did not confirm the mail"
-            except Exception as exc:
-                ok, error = False, f"{type(exc).__name__}: {exc}"
-            with self._unit() as uow:
-                if ok:
-                    uow.outbox.mark_sent(mail.id, self.now())
+        budget = self.config.mail_batch
+        while budget > 0:
+            claimed = self._claim(min(_CLAIM_CHUNK, budget))
+            if not claimed:
+                break
+            budget -= len(claimed)
+            for mail, claim in claimed:
+                error = self._send(mail)
+                if error is None:
                     sent += 1
                 else:
-                    attempts = mail.attempts + 1
-                    uow.outbox.reschedule(mail.id, attempts=attempts,
-                                          next_attempt_at=now + self._backoff(attempts),
-                                          error=error[:500])  # fmt: skip
                     failed += 1
                     reasons.append(error)
+                self._settle(mail, claim, error)
         with self._unit(write=False) as uow:
             waiting = uow.outbox.pending_count()
         reason = reasons[0] if reasons else None
         return DeliveryReport(sent=sent, failed=failed, pending=waiting, reason=reason)
+
+    def _claim(self, limit: int) -> list[tuple[OutboxMail, dt.datetime]]:
+        now = self.now()
+        until = now + dt.timedelta(seconds=self.config.mail_claim_seconds)
+        with self._unit() as uow:
+            due = uow.outbox.due(now, limit)
+            for mail in due:
+                uow.outbox.reschedule(mail.id, attempts=mail.attempts, next_attempt_at=until,
+                                      error=mail.last_error or "")  # fmt: skip
+        return [(mail, until) for mail in due]
+
+    def _send(self, mail: OutboxMail) -> str | None:
+        """Hand one mail to the transport; the error text, or None once it confirmed."""
+        message = message_from_bytes(mail.raw, _class=EmailMessage, policy=policy.default)
+        try:
+            if self.pm.hook.torimatome_send_mail(message=message) is True:
+                return None
+            return "the transport did not confirm the mail"
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"
+
+    def _settle(self, mail: OutboxMail, claim: dt.datetime, error: str | None) -> None:
+        with self._unit() as uow:
+            current = uow.outbox.get(mail.id)
+            if current is None or current.sent_at is not None:
+                return
+            if error is None:
+                uow.outbox.mark_sent(mail.id, self.now())
+            elif current.next_attempt_at == claim:
+                # Still ours: schedule the retry. (If another deliverer took the mail over after
+                # our claim ran out, its own attempt decides what happens next.)
+                attempts = mail.attempts + 1
+                uow.outbox.reschedule(mail.id, attempts=attempts,
+                                      next_attempt_at=self.now() + self._backoff(attempts),
+                                      error=error[:500])  # fmt: skip
 
     def _backoff(self, attempts: int) -> dt.timedelta:
         base = self.config.mail_retry_base_seconds

@@ -79,6 +79,9 @@ class Config:
         busy_timeout_ms: how long SQLite waits for another writer.
         mail_retry_base_seconds / mail_retry_cap_seconds: capped exponential backoff.
         mail_batch: how many due mails one ``deliver_mail()`` sends at most.
+        mail_claim_seconds: how long a mail taken for sending is kept from other deliverers.
+        idempotency_ttl_seconds: how long an idempotency key replays its first result (a
+            double click or a retry); after that the key may be used afresh.
     """
 
     max_quantity: int = attrs.field(default=DEFAULT_MAX_QUANTITY, validator=_positive)
@@ -94,3 +97,5 @@ class Config:
     mail_retry_base_seconds: int = attrs.field(default=60, validator=_positive)
     mail_retry_cap_seconds: int = attrs.field(default=6 * 3600, validator=_positive)
     mail_batch: int = attrs.field(default=500, validator=_positive)
+    mail_claim_seconds: int = attrs.field(default=600, validator=_positive)
+    idempotency_ttl_seconds: int = attrs.field(default=86_400, validator=_positive)

@@ -141,7 +141,8 @@ class RequestRepository(Protocol):
 
     def purge(self, account_id: str, before: dt.datetime, *, dry_run: bool) -> PurgeCounts:
         """Delete closed requests submitted before ``before`` with their lines, messages and
-        *delivered* mails; count open ones kept. ``dry_run`` counts without deleting."""
+        *delivered* mails (and the account's delivered mails whose request is already gone);
+        count open ones kept. ``dry_run`` counts without deleting."""
 
 
 class MessageRepository(Protocol):
@@ -166,7 +167,14 @@ class OutboxRepository(Protocol):
 
 class IdempotencyRepository(Protocol):
     def get(self, actor_id: str, key: str) -> IdempotencyRecord | None: ...
-    def add(self, record: IdempotencyRecord) -> None: ...
+    def add(self, record: IdempotencyRecord) -> None:
+        """Store a record; an (actor, key) already stored raises ``Conflict``."""
+
+    def delete(self, actor_id: str, key: str) -> None:
+        """Forget one record (an expired key about to be reused); unknown ones are ignored."""
+
+    def purge(self, before: dt.datetime) -> int:
+        """Delete every record created before ``before``; returns how many."""
 
 
 class UnitOfWork(Protocol):

@@ -1087,6 +1087,46 @@ class AbstractStorageTests:
         with storage.unit_of_work(write=False) as uow:
             assert uow.idempotency.get("u-1", "key-1") == make_record()
 
+    def test_an_idempotency_record_can_be_deleted(self, storage: Storage) -> None:
+        with storage.unit_of_work() as uow:
+            uow.idempotency.add(make_record())
+        with storage.unit_of_work() as uow:
+            uow.idempotency.delete("u-1", "key-1")
+            uow.idempotency.delete("u-1", "never-stored")
+            uow.idempotency.add(make_record(result="again"))
+        with storage.unit_of_work(write=False) as uow:
+            assert uow.idempotency.get("u-1", "key-1") == make_record(result="again")
+
+    def test_idempotency_purge_deletes_records_older_than_the_cutoff(
+        self, storage: Storage
+    ) -> None:
+        old = attrs.evolve(make_record(key="old"), created_at=at(-2))
+        edge = attrs.evolve(make_record(key="edge"), created_at=at(0))
+        with storage.unit_of_work() as uow:
+            for record in (old, edge):
+                uow.idempotency.add(record)
+        with storage.unit_of_work() as uow:
+            assert uow.idempotency.purge(at(0)) == 1
+        with storage.unit_of_work(write=False) as uow:
+            assert uow.idempotency.get("u-1", "old") is None
+            assert uow.idempotency.get("u-1", "edge") == edge
+
+    def test_purge_takes_delivered_mails_whose_request_an_earlier_purge_took(
+        self, storage: Storage
+    ) -> None:
+        self._purge_world(storage)
+        with storage.unit_of_work() as uow:
+            uow.requests.purge("acc-1", at(0), dry_run=False)
+        with storage.unit_of_work() as uow:
+            uow.outbox.mark_sent("mail-pending", at(1))  # delivered after its request went
+        with storage.unit_of_work(write=False) as uow:
+            dry = uow.requests.purge("acc-1", at(0), dry_run=True)
+        with storage.unit_of_work() as uow:
+            real = uow.requests.purge("acc-1", at(0), dry_run=False)
+        assert dry.mails == real.mails == 1
+        with storage.unit_of_work(write=False) as uow:
+            assert uow.outbox.get("mail-pending") is None
+
     # -- units of work
 
     def test_an_exception_in_a_unit_of_work_leaves_nothing_behind(
