@@ -191,6 +191,7 @@ def test_mail_is_iso_2022_jp_on_request_with_a_utf8_fallback(storage_url: str) -
     office.app.deliver_mail()
     charsets = [m.get_content_charset() for m in office.mail.sent]
     assert charsets[:2] == ["iso-2022-jp", "iso-2022-jp"]
+    assert {m["Content-Transfer-Encoding"] for m in office.mail.sent[:2]} == {"7bit"}
     assert "utf-8" in charsets[2:]
     assert all(m.get_content() for m in office.mail.sent)
 

@@ -174,7 +174,9 @@ class Mailer:
                 body.encode("iso-2022-jp")
             except UnicodeEncodeError:
                 charset = "utf-8"  # a character ISO-2022-JP cannot carry: fall back whole
-        message.set_content(body, charset=charset)
+        # ISO-2022-JP is 7-bit by design (RFC 1468): send it as is, not quoted-printable.
+        cte = "7bit" if charset == "iso-2022-jp" else None
+        message.set_content(body, charset=charset, cte=cte)
         return message
 
     def _details(self, ctx: MailContext, ja: bool) -> list[str]:
