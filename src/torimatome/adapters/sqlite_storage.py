@@ -16,6 +16,7 @@ are converted to and from rows by ``rows`` (cattrs); the schema and its migratio
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sqlite3
 import threading
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -660,7 +661,10 @@ class SqliteStorage:
                 timeout=self.busy_timeout_ms / 1000,
             )
         except sqlite3.Error as exc:
-            raise _storage_error(exc) from exc
+            raise StorageError(
+                f"Cannot open the SQLite database {os.path.abspath(self.path)!r}: {exc} "
+                "(does its folder exist and may this process write there?)"
+            ) from exc
         try:
             connection.row_factory = _dict_row
             # busy_timeout first, so switching to WAL waits for another process's lock.
