@@ -2,6 +2,8 @@
 
 * ``torimatome.domain`` imports the standard library, attrs and itself only.
 * ``torimatome.ports`` never imports an adapter or the application.
+* ``torimatome.application`` never imports an adapter, and no adapter imports the application:
+  only the facade (``_open``) wires the two together.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ assert _SPEC.submodule_search_locations is not None
 PACKAGE_DIR = Path(next(iter(_SPEC.submodule_search_locations)))
 DOMAIN_DIR = PACKAGE_DIR / "domain"
 PORTS_DIR = PACKAGE_DIR / "ports"
+APPLICATION_DIR = PACKAGE_DIR / "application"
+ADAPTERS_DIR = PACKAGE_DIR / "adapters"
 ALLOWED_THIRD_PARTY = frozenset({"attrs"})
 OUTER_LAYERS = ("torimatome.ports", "torimatome.adapters", "torimatome.application")
 
@@ -90,6 +94,26 @@ def test_a_port_module_imports_no_adapter_and_no_application_code(path: Path) ->
         for line, name in _imports(path)
         if name.startswith(("torimatome.adapters", "torimatome.application"))
         or name in ("torimatome.adapters", "torimatome.application")
+    ]
+    assert offending == []
+
+
+@pytest.mark.parametrize("path", _files(APPLICATION_DIR), ids=lambda p: p.name)
+def test_an_application_module_imports_no_adapter(path: Path) -> None:
+    offending = [
+        f"{path.name}:{line} imports {name}"
+        for line, name in _imports(path)
+        if name == "torimatome.adapters" or name.startswith("torimatome.adapters.")
+    ]
+    assert offending == []
+
+
+@pytest.mark.parametrize("path", _files(ADAPTERS_DIR), ids=lambda p: p.name)
+def test_an_adapter_imports_no_application_code(path: Path) -> None:
+    offending = [
+        f"{path.name}:{line} imports {name}"
+        for line, name in _imports(path)
+        if name == "torimatome.application" or name.startswith("torimatome.application.")
     ]
     assert offending == []
 
