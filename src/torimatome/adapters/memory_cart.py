@@ -1,4 +1,4 @@
-"""The reference in-memory cart: merges equal SKUs with exact totals and keeps provenance.
+"""The reference in-memory cart: merges equal products with exact totals, keeps provenance.
 
 A shop passes its own cart bridge as a plugin; this one answers when none does, and is what
 tests and the demo look into (:meth:`MemoryCart.items`).
@@ -72,7 +72,10 @@ class MemoryCart:
         with self._lock:
             refused = {e.line_id: self.refuse[e.sku] for e in entries if e.sku in self.refuse}
             if self.max_quantity is not None:
-                totals = {i.sku: i.quantity for i in self._items(account_id, coordinator_id)}
+                totals: dict[str, int] = {}
+                for held in self._held.values():
+                    if (held.account_id, held.coordinator_id) == (account_id, coordinator_id):
+                        totals[held.entry.sku] = totals.get(held.entry.sku, 0) + held.entry.quantity
                 for entry in entries:
                     totals[entry.sku] = totals.get(entry.sku, 0) + entry.quantity
                     if totals[entry.sku] > self.max_quantity:
@@ -106,6 +109,8 @@ class MemoryCart:
                 del self._held[ref]
 
     def _items(self, account_id: str, coordinator_id: str | None) -> list[CartItem]:
+        # One row per SKU and unit price: lines of one SKU requested at different prices (and
+        # with no current price to unify them) stay apart, so every amount is exact.
         merged: dict[tuple[str, Decimal], list[CartEntry]] = {}
         for held in self._held.values():
             if held.account_id != account_id:

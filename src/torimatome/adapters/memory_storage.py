@@ -83,8 +83,14 @@ def _restore(table: dict[Any, Any], key: Any, old: Any) -> None:
 
 
 class _Repo:
-    def __init__(self, t: _Tables, j: _Journal, write: bool) -> None:
-        self.t, self.j, self.write = t, j, write
+    def __init__(self, tables: _Tables, j: _Journal, write: bool) -> None:
+        self._tables, self.j, self.write = tables, j, write
+
+    @property
+    def t(self) -> _Tables:
+        """The tables, only while the unit of work lasts (reads and writes alike)."""
+        self._live()
+        return self._tables
 
     def _writable(self) -> None:
         self._live()
@@ -348,6 +354,9 @@ class _Outbox(_Repo):
         self, mail_id: str, *, attempts: int, next_attempt_at: dt.datetime, error: str
     ) -> None:
         self._replace(mail_id, attempts=attempts, next_attempt_at=next_attempt_at, last_error=error)
+
+    def claim(self, mail_id: str, until: dt.datetime) -> None:
+        self._replace(mail_id, next_attempt_at=until)
 
     def pending_count(self) -> int:
         return sum(1 for m in self.t.outbox.values() if m.sent_at is None)

@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 
 from ..domain.accounts import Account
-from ..domain.errors import VERSION_MOVED, ConfigurationError, Conflict, StorageError
+from ..domain.errors import NAMED_TWICE, VERSION_MOVED, ConfigurationError, Conflict, StorageError
 from ..domain.lines import RequestLine
 from ..domain.messages import Message
 from ..domain.requests import OrderRequest, is_closed
 from ..domain.users import User
-from ..ports.config import Config
+from ..ports.config import SYNCHRONOUS_MODES, Config
 from ..ports.storage import (
     AccountRepository,
     IdempotencyRecord,
@@ -55,7 +55,6 @@ T = TypeVar("T")
 
 #: STRICT tables arrived in SQLite 3.37.0.
 MINIMUM_SQLITE = (3, 37, 0)
-_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _URL_PREFIX = "sqlite:///"
 # Stay well under SQLITE_MAX_VARIABLE_NUMBER (32766 since 3.32) for IN (...) lists.
 _CHUNK = 500
@@ -326,7 +325,11 @@ class _Requests(_Repo):
     def add(self, request: OrderRequest) -> None:
         self.s.writable()
         for line in request.lines:
-            if (line.request_id, line.account_id) != (request.id, request.account_id):
+            if (line.request_id, line.account_id, line.requester_id) != (
+                request.id,
+                request.account_id,
+                request.requester_id,
+            ):
                 raise StorageError(f"Line {line.id!r} does not belong to request {request.id!r}.")
         header = {**to_row(request), "closed": request.closed, "decided": request.decided}
         conflict = f"Request {request.id!r} already exists."
@@ -381,6 +384,10 @@ class _Requests(_Repo):
         self.s.writable()
         if not lines:
             return
+        named = [line.id for line in lines]
+        twice = {i: NAMED_TWICE for i in named if named.count(i) > 1}
+        if twice:
+            raise Conflict(lines=twice)
         # The savepoint keeps "nothing is stored" true even when the caller catches the
         # Conflict and goes on to commit the unit of work.
         with self.s.savepoint("update_lines"):
@@ -516,6 +523,9 @@ class _Outbox(_Repo):
             {"attempts": attempts, "next": to_micros(next_attempt_at), "error": error},
         )
 
+    def claim(self, mail_id: str, until: dt.datetime) -> None:
+        self._change(mail_id, "next_attempt_at = :until", {"until": to_micros(until)})
+
     def pending_count(self) -> int:
         row = self.s.one("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL")
         return 0 if row is None else int(row["n"])
@@ -586,8 +596,8 @@ def _check_sqlite_version() -> None:
 
 def _check_synchronous(value: object) -> str:
     # The value is spliced into a PRAGMA (pragmas take no parameters): only known words pass.
-    if not isinstance(value, str) or value.upper() not in _SYNCHRONOUS:
-        raise ConfigurationError(f"synchronous must be one of {_SYNCHRONOUS}, got {value!r}.")
+    if not isinstance(value, str) or value.upper() not in SYNCHRONOUS_MODES:
+        raise ConfigurationError(f"synchronous must be one of {SYNCHRONOUS_MODES}, got {value!r}.")
     return value.upper()
 
 

@@ -84,8 +84,7 @@ class Jobs(Service):
         with self._unit() as uow:
             due = uow.outbox.due(now, limit)
             for mail in due:
-                uow.outbox.reschedule(mail.id, attempts=mail.attempts, next_attempt_at=until,
-                                      error=mail.last_error or "")  # fmt: skip
+                uow.outbox.claim(mail.id, until)
         return [(mail, until) for mail in due]
 
     def _send(self, mail: OutboxMail) -> str | None:

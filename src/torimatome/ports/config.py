@@ -7,7 +7,7 @@ import attrs
 from ..domain.errors import ConfigurationError, InvalidInput
 from ..domain.validation import DEFAULT_MAX_QUANTITY, check_email, check_text
 
-__all__ = ["MAIL_EVENTS", "Config"]
+__all__ = ["MAIL_EVENTS", "SYNCHRONOUS_MODES", "Config"]
 
 #: Events that can be mailed; only ``request_submitted`` is mailed unless configured.
 MAIL_EVENTS = frozenset(
@@ -20,7 +20,8 @@ MAIL_EVENTS = frozenset(
         "user_registered",
     }
 )
-_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+#: The values of SQLite's ``PRAGMA synchronous`` a backend accepts.
+SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 
 def _positive(_: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -92,7 +93,7 @@ class Config:
     mail_from_name: str = attrs.field(default="", validator=_display_name)
     mail_charset: str = attrs.field(default="utf-8", validator=_one_of("utf-8", "iso-2022-jp"))
     scrypt_n: int = attrs.field(default=2**14, validator=_power_of_two)
-    sqlite_synchronous: str = attrs.field(default="FULL", validator=_one_of(*_SYNCHRONOUS))
+    sqlite_synchronous: str = attrs.field(default="FULL", validator=_one_of(*SYNCHRONOUS_MODES))
     busy_timeout_ms: int = attrs.field(default=10_000, validator=_positive)
     mail_retry_base_seconds: int = attrs.field(default=60, validator=_positive)
     mail_retry_cap_seconds: int = attrs.field(default=6 * 3600, validator=_positive)

@@ -1045,6 +1045,19 @@ class AbstractStorageTests:
         assert mail is not None
         assert (mail.attempts, mail.next_attempt_at, mail.last_error) == (1, at(1), "接続拒否")
 
+    def test_a_claimed_mail_waits_until_its_claim_ends_and_keeps_its_history(
+        self, storage: Storage, office: Office
+    ) -> None:
+        with storage.unit_of_work() as uow:
+            uow.outbox.add(make_mail("mail-1", next_attempt_at=at(0)))
+            uow.outbox.reschedule("mail-1", attempts=2, next_attempt_at=at(0), error="timeout")
+        with storage.unit_of_work() as uow:
+            uow.outbox.claim("mail-1", at(5))
+        with storage.unit_of_work(write=False) as uow:
+            assert uow.outbox.due(at(4), 10) == []
+            (mail,) = uow.outbox.due(at(5), 10)
+        assert (mail.attempts, mail.last_error, mail.next_attempt_at) == (2, "timeout", at(5))
+
     def test_all_mails_come_in_creation_order(self, storage: Storage, office: Office) -> None:
         with storage.unit_of_work() as uow:
             uow.outbox.add(make_mail("m-b", created_at=at(1)))
@@ -1263,8 +1276,11 @@ class AbstractStorageTests:
         request = make_request()
         self._add(storage, request)
         line = request.lines[0]
-        with pytest.raises(Conflict), storage.unit_of_work() as uow:
-            uow.requests.update_lines([bump(line), bump(line, status=LineStatus.DELETED)])
+        # Versions that would chain (2 then 3) must not let the second slip through.
+        twice = [bump(line), bump(bump(line), status=LineStatus.DELETED)]
+        with pytest.raises(Conflict) as caught, storage.unit_of_work() as uow:
+            uow.requests.update_lines(twice)
+        assert caught.value.lines == {line.id: "named_twice"}
         assert self._get(storage, "r-1") == request
 
     def test_units_of_work_do_not_nest(self, storage: Storage, office: Office) -> None:
@@ -1279,11 +1295,26 @@ class AbstractStorageTests:
         self, storage: Storage, office: Office
     ) -> None:
         with storage.unit_of_work() as uow:
-            pass
+            repository = uow.accounts
         with pytest.raises(StorageError):
             uow.accounts.add(make_account("acc-late"))
+        with pytest.raises(StorageError):
+            repository.add(make_account("acc-late"))
+        with pytest.raises(StorageError):
+            repository.get("acc-1")
         with storage.unit_of_work(write=False) as fresh:
             assert fresh.accounts.get("acc-late") is None
+
+    @pytest.mark.parametrize("field", ["request_id", "account_id", "requester_id"])
+    def test_a_line_that_does_not_belong_to_its_request_is_refused(
+        self, storage: Storage, office: Office, field: str
+    ) -> None:
+        request = make_request()
+        changes: dict[str, Any] = {field: "someone-else"}
+        stray = attrs.evolve(request.lines[0], **changes)
+        with pytest.raises(StorageError), storage.unit_of_work() as uow:
+            uow.requests.add(attrs.evolve(request, lines=(stray,)))
+        assert self._get(storage, "r-1") is None
 
     def test_a_closed_storage_refuses_units_of_work(self, storage: Storage) -> None:
         storage.close()
