@@ -12,7 +12,6 @@ from ._open import open
 from .adapters.mail_transports import ConsoleMailTransport, MemoryMailTransport
 from .adapters.memory_cart import CartItem, MemoryCart
 from .application.app import App
-from .application.mailer import MailContext
 from .domain.accounts import Account, AccountSettings
 from .domain.cart import CartEntry, CartRef, PriceChange
 from .domain.decide import Choice
@@ -56,6 +55,7 @@ from .domain.views import (
 )
 from .ports.config import Config
 from .ports.hookspecs import hookimpl
+from .ports.mail import MailContext
 
 __version__ = "0.1.0"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from .adapters import builtin
 from .adapters.credentials import ScryptHasher, SecretsGenerator, random_id
@@ -53,7 +52,7 @@ def open(
         spec for specs in pm.hook.torimatome_extra_features() for spec in (specs or ())
     ]
     matrix = RestrictionMatrix.build(extra)
-    storage: Any = backends.open(url, config)
+    storage = backends.open(url, config)
     app = App(
         storage=storage,
         plugin_manager=pm,

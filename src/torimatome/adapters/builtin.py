@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 from ..domain.cart import CartEntry, CartRef
 from ..domain.events import LinesOrdered
+from ..ports.config import Config
 from ..ports.hookspecs import StorageRegistry, hookimpl
+from ..ports.storage import Storage
 from .memory_cart import MemoryCart
 
 __all__ = ["DefaultCart", "open_memory", "open_sqlite", "torimatome_register_storage"]
@@ -19,13 +20,13 @@ __all__ = ["DefaultCart", "open_memory", "open_sqlite", "torimatome_register_sto
 log = logging.getLogger("torimatome")
 
 
-def open_memory(url: str, config: Any) -> Any:
+def open_memory(url: str, config: Config) -> Storage:
     from .memory_storage import MemoryStorage
 
     return MemoryStorage.from_url(url, config)
 
 
-def open_sqlite(url: str, config: Any) -> Any:
+def open_sqlite(url: str, config: Config) -> Storage:
     from .sqlite_storage import SqliteStorage
 
     return SqliteStorage.from_url(url, config)

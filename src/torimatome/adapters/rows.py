@@ -29,6 +29,7 @@ from cattrs.preconf.json import JsonConverter
 from cattrs.preconf.json import make_converter as make_json_converter
 from cattrs.strategies import configure_tagged_union
 
+from ..domain import dates
 from ..domain.accounts import AccountSettings
 from ..domain.errors import StorageError
 from ..domain.lines import LineStatus
@@ -50,23 +51,19 @@ __all__ = [
 
 T = TypeVar("T")
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_MICROSECOND = dt.timedelta(microseconds=1)
 
 #: The stored tag of each message policy class (part of the on-disk format: never rename).
 POLICY_KINDS: dict[type, str] = {WidthPolicy: "width", GraphemePolicy: "grapheme"}
 
 
 def to_micros(value: dt.datetime) -> int:
-    """Microseconds since the epoch in UTC; exact, whatever the value's own zone."""
+    """Microseconds since the epoch in UTC; a naive value is refused (its instant is unknown)."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise StorageError(f"A naive datetime cannot be stored (its instant is unknown): {value}.")
-    return (value - _EPOCH) // _MICROSECOND
+    return dates.to_micros(value)
 
 
-def from_micros(value: int) -> dt.datetime:
-    """The aware UTC datetime ``value`` microseconds after the epoch."""
-    return _EPOCH + dt.timedelta(microseconds=value)
+from_micros = dates.from_micros
 
 
 def _make_json() -> JsonConverter:

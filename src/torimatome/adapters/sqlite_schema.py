@@ -18,6 +18,8 @@ from ..domain.errors import ConfigurationError
 
 __all__ = ["LATEST_VERSION", "MIGRATIONS", "migrate", "user_version"]
 
+# Written out, not built from LineStatus: a migration is frozen in time, and a later state
+# arrives through a migration step of its own.
 _LINE_STATUSES = "('requested', 'on_hold', 'consolidated', 'ordered', 'deleted', 'withdrawn')"
 
 _V1 = (

@@ -22,10 +22,11 @@ from ..domain.roles import Role
 from ..domain.users import FACILITY_FIELDS, NewUser, User, validate_profile
 from ..domain.validation import check_id, check_login_id, check_text
 from ..domain.views import Registration
+from ..ports.mail import MailContext
 from ..ports.storage import UnitOfWork
 from .core import Service
 from .mail_templates import USER
-from .mailer import MailContext, coordinators
+from .mailer import coordinators
 
 __all__ = ["Accounts"]
 

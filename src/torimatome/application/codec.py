@@ -16,6 +16,7 @@ from typing import Any
 
 from cattrs.preconf.json import JsonConverter, make_converter
 
+from ..domain.dates import from_micros, to_micros
 from ..domain.errors import InvalidInput
 
 __all__ = ["converter", "decode_cursor", "encode_cursor", "fingerprint"]
@@ -32,14 +33,8 @@ def fingerprint(payload: Any) -> str:
 
 
 def encode_cursor(submitted_at: dt.datetime, request_id: str) -> str:
-    micros = _micros(submitted_at)
-    raw = f"{micros}:{request_id}".encode()
+    raw = f"{to_micros(submitted_at)}:{request_id}".encode()
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def _micros(instant: dt.datetime) -> int:
-    delta = instant - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def decode_cursor(cursor: object) -> tuple[dt.datetime, str] | None:
@@ -51,8 +46,7 @@ def decode_cursor(cursor: object) -> tuple[dt.datetime, str] | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
         micros_text, request_id = raw.split(":", 1)
-        micros = int(micros_text)
-        at = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=micros)
+        at = from_micros(int(micros_text))
     except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError):
         raise InvalidInput("cursor is not one this library issued.", field="cursor") from None
     if not request_id or len(request_id) > 64:

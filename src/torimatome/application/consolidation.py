@@ -16,11 +16,11 @@ from ..domain.requests import OrderRequest
 from ..domain.users import User
 from ..domain.validation import check_id, check_idempotency_key, check_text
 from ..domain.views import Decision, PendingGroup
+from ..ports.mail import MailContext
 from ..ports.storage import UnitOfWork
 from .codec import fingerprint
 from .core import Service
 from .mail_templates import REQUESTER
-from .mailer import MailContext
 
 __all__ = ["Consolidation"]
 

@@ -39,15 +39,6 @@ from .mailer import Mailer
 log = logging.getLogger("torimatome")
 T = TypeVar("T")
 
-_EVENT_HOOKS = {
-    "request_submitted": "torimatome_request_submitted",
-    "lines_decided": "torimatome_lines_decided",
-    "message_posted": "torimatome_message_posted",
-    "lines_ordered": "torimatome_lines_ordered",
-    "line_withdrawn": "torimatome_line_withdrawn",
-    "user_registered": "torimatome_user_registered",
-}
-
 
 __all__ = ["Service", "with_current_names"]
 
@@ -100,7 +91,7 @@ class Service:
 
     def _publish(self, events: Sequence[Event]) -> None:
         for event in events:
-            hook = getattr(self.pm.hook, _EVENT_HOOKS[event.name])
+            hook = getattr(self.pm.hook, f"torimatome_{event.name}")
             try:
                 hook(event=event)
             except Exception:

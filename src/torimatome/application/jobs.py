@@ -6,9 +6,11 @@ import datetime as dt
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
+import attrs
+
 from ..domain.errors import InvalidInput
 from ..domain.views import DeliveryReport, PurgeReport
-from ..ports.storage import OutboxMail
+from ..ports.storage import OutboxMail, PurgeCounts
 from .core import Service
 
 __all__ = ["Jobs"]
@@ -26,7 +28,7 @@ class Jobs(Service):
         if not isinstance(dry_run, bool):
             raise InvalidInput("dry_run must be a bool.", field="dry_run")
         now = self.now()
-        totals = {"requests": 0, "lines": 0, "messages": 0, "mails": 0, "kept_open": 0}
+        totals = {field.name: 0 for field in attrs.fields(PurgeCounts)}
         with self._unit(write=False) as uow:
             account_ids = uow.accounts.all_ids()
         for account_id in account_ids:

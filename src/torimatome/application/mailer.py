@@ -17,43 +17,18 @@ from email.utils import format_datetime, make_msgid
 import attrs
 import pluggy
 
-from ..domain.accounts import Account
 from ..domain.errors import MailError
 from ..domain.lines import RequestLine
-from ..domain.messages import Message
 from ..domain.requests import OrderRequest
 from ..domain.roles import Role
 from ..domain.text import forbidden_character
 from ..domain.users import User
 from ..ports.config import Config
+from ..ports.mail import MailContext
 from ..ports.storage import OutboxMail, UnitOfWork
 from .mail_templates import COORDINATOR, INTRO, REQUESTER, SUBJECTS, USER
 
-__all__ = ["MailContext", "Mailer"]
-
-
-@attrs.frozen
-class MailContext:
-    """What a mail template may use: passed to ``torimatome_compose_mail`` as ``event``.
-
-    ``event`` is the event's name (``request_submitted``...), ``recipient_role`` one of
-    ``requester``, ``coordinator`` or ``user``, ``url`` the shop's screen URL for that role,
-    ``at`` when the change committed. ``requests`` holds every request the mail is about when
-    one event touched several of the recipient's requests (``request`` is the first).
-    """
-
-    event: str
-    account: Account
-    actor: User
-    recipient_role: str
-    request: OrderRequest | None = None
-    requester: User | None = None
-    message: Message | None = None
-    line_ids: tuple[str, ...] = ()
-    order_id: str | None = None
-    url: str | None = None
-    at: dt.datetime | None = None
-    requests: tuple[OrderRequest, ...] = ()
+__all__ = ["Mailer"]
 
 
 _SCREENS = {REQUESTER: "request_status", COORDINATOR: "consolidation", USER: "request_status"}

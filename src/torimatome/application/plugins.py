@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import sys
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 
 import pluggy
 
 from ..domain.errors import ConfigurationError
 from ..ports import hookspecs
+from ..ports.config import Config
 from ..ports.hookspecs import PROJECT, StorageFactory
+from ..ports.storage import Storage
 
 __all__ = ["StorageBackends", "build_plugin_manager"]
 
 DISABLE_ENV = "TORIMATOME_DISABLE_PLUGINS"
+#: RFC 3986's scheme syntax, lower case (schemes are matched case-insensitively).
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*", re.IGNORECASE)
 TRACE_ENV = "TORIMATOME_TRACE_PLUGINS"
 
 
@@ -99,13 +103,13 @@ class StorageBackends:
     def schemes(self) -> list[str]:
         return sorted(self._factories)
 
-    def open(self, url: str, config: Any) -> Any:
+    def open(self, url: str, config: Config) -> Storage:
         scheme, sep, _ = url.partition("://")
         if not sep:
             raise ConfigurationError(
                 f"Storage URL {url!r} has no scheme; known schemes: {', '.join(self.schemes)}."
             )
-        factory: Callable[[str, Any], Any] | None = self._factories.get(scheme.lower())
+        factory = self._factories.get(scheme.lower())
         if factory is None:
             raise ConfigurationError(
                 f"Unknown storage scheme {scheme!r}; known schemes: {', '.join(self.schemes)}."

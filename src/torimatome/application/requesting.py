@@ -16,11 +16,12 @@ from ..domain.requests import NewLine, OrderRequest, validate_lines
 from ..domain.roles import Role
 from ..domain.users import User
 from ..domain.validation import check_id, check_idempotency_key
+from ..ports.mail import MailContext
 from ..ports.storage import UnitOfWork
 from .codec import fingerprint
 from .core import Service, with_current_names
 from .mail_templates import COORDINATOR, REQUESTER
-from .mailer import MailContext, coordinators
+from .mailer import coordinators
 
 __all__ = ["Requesting"]
 

@@ -11,9 +11,30 @@ import zoneinfo
 
 from .errors import InvalidInput
 
-__all__ = ["day_range", "local_date", "months_before", "start_of_day", "window_start"]
+__all__ = [
+    "day_range",
+    "from_micros",
+    "local_date",
+    "months_before",
+    "start_of_day",
+    "to_micros",
+    "window_start",
+]
 
 UTC = dt.UTC
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def to_micros(instant: dt.datetime) -> int:
+    """Microseconds since the epoch (UTC), exact whatever the instant's own zone; the integer
+    form in which instants are stored and put in cursors."""
+    return (instant - _EPOCH) // _MICROSECOND
+
+
+def from_micros(value: int) -> dt.datetime:
+    """The aware UTC instant ``value`` microseconds after the epoch."""
+    return _EPOCH + dt.timedelta(microseconds=value)
 
 
 def months_before(day: dt.date, months: int) -> dt.date:

@@ -41,7 +41,6 @@ class Choice(enum.StrEnum):
 class DecisionPlan:
     """Lines as they will be stored, the cart entries to send and their order."""
 
-    choices: Mapping[str, Choice]
     held: tuple[RequestLine, ...]
     deleted: tuple[RequestLine, ...]
     to_consolidate: tuple[RequestLine, ...]
@@ -133,7 +132,6 @@ def plan_decision(
         for ln in consolidate
     )  # fmt: skip
     return DecisionPlan(
-        choices=dict(choices),
         held=tuple(held),
         deleted=tuple(deleted),
         to_consolidate=tuple(consolidate),

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from .labels import ACT_DONE_EN, ACT_JA, STATUS_JA
+
 __all__ = [
     "ACCESS_DENIED_JA",
     "NAMED_TWICE",
@@ -121,24 +123,6 @@ class InvalidInput(TorimatomeError, ValueError):
         self.field = field
 
 
-_ACTS_EN = {
-    "hold": "held",
-    "consolidate": "consolidated",
-    "delete": "deleted",
-    "withdraw": "withdrawn",
-    "release": "released",
-    "order": "ordered",
-}
-_ACTS_JA = {
-    "hold": "保留",
-    "consolidate": "とりまとめ",
-    "delete": "削除",
-    "withdraw": "取消",
-    "release": "カゴからの取り出し",
-    "order": "注文",
-}
-
-
 class InvalidTransition(TorimatomeError):
     """The line's current state does not allow this act (the lifecycle's '—' cells)."""
 
@@ -147,11 +131,11 @@ class InvalidTransition(TorimatomeError):
     default_ja = "現在の状態ではこの操作はできません"
 
     def __init__(self, line_id: str, status: str, act: str) -> None:
-        done = _ACTS_EN.get(act, act)
+        done = ACT_DONE_EN.get(act, act)
         super().__init__(
             f"Line {line_id!r} is {status.replace('_', ' ')}; it cannot be {done}.",
-            ja=f"この商品は現在「{_STATUS_JA.get(status, status)}」のため、"
-            f"{_ACTS_JA.get(act, act)}できません（{line_id}）",
+            ja=f"この商品は現在「{STATUS_JA.get(status, status)}」のため、"
+            f"{ACT_JA.get(act, act)}できません（{line_id}）",
             line_id=line_id,
             status=status,
             act=act,
@@ -169,14 +153,6 @@ _REASONS_JA = {
     VERSION_MOVED: "画面を開いた後に変更されました",
     NAMED_TWICE: "重複して指定されています",
 }
-_STATUS_JA = {
-    "requested": "依頼中",
-    "on_hold": "保留",
-    "consolidated": "とりまとめ済",
-    "ordered": "注文済",
-    "deleted": "削除",
-    "withdrawn": "取消",
-}
 
 
 def already(status: str) -> str:
@@ -193,7 +169,7 @@ def _reason_en(code: str) -> str:
 def _reason_ja(code: str) -> str:
     if code.startswith("already_"):
         status = code.removeprefix("already_")
-        return f"すでに「{_STATUS_JA.get(status, status)}」です"
+        return f"すでに「{STATUS_JA.get(status, status)}」です"
     return _REASONS_JA.get(code, code)
 
 

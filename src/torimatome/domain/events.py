@@ -9,6 +9,8 @@ import attrs
 from .roles import Role
 
 __all__ = [
+    "EVENT_NAMES",
+    "EVENT_TYPES",
     "Event",
     "LineWithdrawn",
     "LinesDecided",
@@ -84,3 +86,14 @@ class UserRegistered:
 Event = (
     RequestSubmitted | LinesDecided | MessagePosted | LinesOrdered | LineWithdrawn | UserRegistered
 )
+
+#: Every domain event class; each publishes through the hook ``torimatome_<name>``.
+EVENT_TYPES: tuple[type[Event], ...] = (
+    RequestSubmitted,
+    LinesDecided,
+    MessagePosted,
+    LinesOrdered,
+    LineWithdrawn,
+    UserRegistered,
+)
+EVENT_NAMES = frozenset(event.name for event in EVENT_TYPES)

@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from .errors import InvalidTransition
+from .labels import STATUS_EN, STATUS_JA
 
 __all__ = ["OPEN_STATUSES", "PENDING_STATUSES", "TRANSITIONS", "Act", "LineStatus", "RequestLine"]
 
@@ -28,32 +29,15 @@ class LineStatus(enum.StrEnum):
 
     @property
     def label_ja(self) -> str:
-        return _LABELS_JA[self]
+        return STATUS_JA[self.value]
 
     @property
     def label_en(self) -> str:
-        return _LABELS_EN[self]
+        return STATUS_EN[self.value]
 
     def label(self, locale: str) -> str:
         return self.label_ja if locale == "ja" else self.label_en
 
-
-_LABELS_JA = {
-    LineStatus.REQUESTED: "依頼中",
-    LineStatus.ON_HOLD: "保留",
-    LineStatus.CONSOLIDATED: "とりまとめ済",
-    LineStatus.ORDERED: "注文済",
-    LineStatus.DELETED: "削除",
-    LineStatus.WITHDRAWN: "取消",
-}
-_LABELS_EN = {
-    LineStatus.REQUESTED: "requested",
-    LineStatus.ON_HOLD: "on hold",
-    LineStatus.CONSOLIDATED: "consolidated",
-    LineStatus.ORDERED: "ordered",
-    LineStatus.DELETED: "deleted",
-    LineStatus.WITHDRAWN: "withdrawn",
-}
 
 #: Lines that wait for the coordinator (the pending list).
 PENDING_STATUSES = frozenset({LineStatus.REQUESTED, LineStatus.ON_HOLD})
@@ -128,5 +112,5 @@ class RequestLine:
     def with_order_status(self, order_status: str) -> RequestLine:
         """Ordered lines keep taking the shop's later order-status texts (shipped...)."""
         if self.status is not LineStatus.ORDERED:
-            raise InvalidTransition(self.id, self.status.value, "given an order status")
+            raise InvalidTransition(self.id, self.status.value, "order_status")
         return attrs.evolve(self, order_status=order_status, version=self.version + 1)

@@ -5,21 +5,13 @@ from __future__ import annotations
 import attrs
 
 from ..domain.errors import ConfigurationError, InvalidInput
+from ..domain.events import EVENT_NAMES
 from ..domain.validation import DEFAULT_MAX_QUANTITY, check_email, check_text
 
 __all__ = ["MAIL_EVENTS", "SYNCHRONOUS_MODES", "Config"]
 
 #: Events that can be mailed; only ``request_submitted`` is mailed unless configured.
-MAIL_EVENTS = frozenset(
-    {
-        "request_submitted",
-        "lines_decided",
-        "message_posted",
-        "lines_ordered",
-        "line_withdrawn",
-        "user_registered",
-    }
-)
+MAIL_EVENTS = EVENT_NAMES
 #: The values of SQLite's ``PRAGMA synchronous`` a backend accepts.
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 

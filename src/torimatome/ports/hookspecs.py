@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pluggy
 
 from ..domain.cart import CartEntry, CartRef
 from ..domain.features import FeatureSpec
+from ..domain.users import User
+from .config import Config
+from .mail import MailContext
+from .storage import Storage
 
 if TYPE_CHECKING:
     from ..domain.events import (
@@ -34,8 +38,8 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 class StorageFactory(Protocol):
-    def __call__(self, url: str, config: Any) -> Any:
-        """Build a storage (see :class:`torimatome.ports.storage.Storage`) for ``url``."""
+    def __call__(self, url: str, config: Config) -> Storage:
+        """Build the storage for ``url`` (see :class:`torimatome.ports.storage.Storage`)."""
 
 
 class StorageRegistry(Protocol):
@@ -80,10 +84,12 @@ def torimatome_remove_from_cart(
 
 
 @hookspec(firstresult=True)
-def torimatome_compose_mail(event: Any, recipient: Any, locale: str) -> EmailMessage | None:
+def torimatome_compose_mail(
+    event: MailContext, recipient: User, locale: str
+) -> EmailMessage | None:
     """Return an :class:`~email.message.EmailMessage` to replace torimatome's template for this
-    ``event`` (a :class:`torimatome.MailContext`) and ``recipient`` (a :class:`User`), or None
-    (firstresult). Headers From/To are set by torimatome when missing."""
+    ``event`` and ``recipient``, or None (firstresult). torimatome fills in From, To, Date and
+    Message-ID when missing and refuses a header with a line break."""
 
 
 @hookspec(firstresult=True)
@@ -102,9 +108,8 @@ def torimatome_screen_url(screen: str, account_id: str, request_id: str | None) 
 
 
 @hookspec
-def torimatome_extra_features() -> Sequence[FeatureSpec]:
+def torimatome_extra_features() -> Sequence[FeatureSpec]:  # type: ignore[empty-body]
     """Return extra :class:`FeatureSpec` rows for the restriction matrix."""
-    raise NotImplementedError  # pragma: no cover - specs are never called directly
 
 
 # --- domain events (called after commit) ---------------------------------------------------
