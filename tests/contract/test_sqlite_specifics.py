@@ -465,21 +465,3 @@ def test_threads_share_one_storage_safely(storage: SqliteStorage) -> None:
     assert errors == []
     with storage.unit_of_work(write=False) as uow:
         assert uow.outbox.pending_count() == 40
-
-
-def test_units_of_work_do_not_nest(storage: SqliteStorage) -> None:
-    def open_a_second_unit() -> None:
-        with storage.unit_of_work(write=False):
-            pass
-
-    with storage.unit_of_work(), pytest.raises(StorageError, match="nest"):
-        open_a_second_unit()
-
-
-def test_a_unit_of_work_cannot_be_used_after_it_ended(storage: SqliteStorage) -> None:
-    with storage.unit_of_work() as uow:
-        uow.accounts.add(make_account())
-    with pytest.raises(StorageError, match="ended"):
-        uow.accounts.add(make_account("acc-2"))
-    with storage.unit_of_work(write=False) as uow:
-        assert uow.accounts.all_ids() == ["acc-1"]

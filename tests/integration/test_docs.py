@@ -49,5 +49,39 @@ def test_every_exported_name_is_documented() -> None:
     import torimatome
 
     docs = "".join(p.read_text(encoding="utf-8") for p in DOCS)
-    missing = [name for name in torimatome.__all__ if name not in docs]
+    missing = [
+        name
+        for name in torimatome.__all__
+        if not re.search(rf"`(torimatome\.)?{re.escape(name)}\b", docs)
+    ]
     assert missing == []
+
+
+def _hookspecs() -> dict[str, list[str]]:
+    import inspect
+
+    from torimatome.ports import hookspecs
+
+    return {
+        name: list(inspect.signature(function).parameters)
+        for name, function in vars(hookspecs).items()
+        if name.startswith("torimatome_") and callable(function)
+    }
+
+
+def test_every_hook_is_documented_with_its_arguments() -> None:
+    text = (ROOT / "docs" / "hooks.md").read_text(encoding="utf-8")
+    for name, arguments in _hookspecs().items():
+        assert f"`{name}({', '.join(arguments)})`" in text, name
+
+
+def test_every_hook_has_a_test_that_calls_it() -> None:
+    tests = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests").rglob("*.py"))
+    untested = [name for name in _hookspecs() if f"def {name}(" not in tests]
+    assert untested == []
+
+
+def test_every_domain_event_publishes_through_its_own_hook() -> None:
+    from torimatome.domain.events import EVENT_TYPES
+
+    assert {f"torimatome_{event.name}" for event in EVENT_TYPES} <= set(_hookspecs())

@@ -165,8 +165,15 @@ class Lifecycle(RuleBasedStateMachine):
         assert {view.id for view in history} == decided_requests
         for line_id, status in shown.items():
             assert status is self.status[line_id]
-        places = [set(ids), consolidated, {i for i, s in self.status.items()
-                                          if s not in PENDING and s is not LineStatus.CONSOLIDATED}]  # fmt: skip
+        # No line in two places, as the app itself shows them: the pending list, the cart and
+        # the lines every request view reports as done (ordered, deleted, withdrawn).
+        done = set()
+        for request_id in set(self.request_of.values()):
+            for line in app.get_request(boss, request_id).lines:
+                assert line.status is self.status[line.id]
+                if line.status not in PENDING and line.status is not LineStatus.CONSOLIDATED:
+                    done.add(line.id)
+        places = [set(ids), self.o.cart.line_ids(), done]
         assert sum(len(p) for p in places) == len(set().union(*places)) == len(self.status)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import email.policy
 from email.message import EmailMessage
 
@@ -11,7 +10,7 @@ import pytest
 from torimatome import Choice, Config, NewUser, hookimpl
 from torimatome.domain.errors import MailError
 
-from .office import FAST, Office, make_office, snapshot
+from .office import Office, make_office, snapshot
 
 
 def recipients(office: Office) -> list[str]:
@@ -194,12 +193,3 @@ def test_mail_is_iso_2022_jp_on_request_with_a_utf8_fallback(storage_url: str) -
     assert {m["Content-Transfer-Encoding"] for m in office.mail.sent[:2]} == {"7bit"}
     assert "utf-8" in charsets[2:]
     assert all(m.get_content() for m in office.mail.sent)
-
-
-def test_mails_are_dated_by_the_apps_clock(office: Office) -> None:
-    office.request(office.sato)
-    with office.app.storage.unit_of_work(write=False) as uow:
-        created = {m.created_at for m in uow.outbox.all()}
-    assert created == {office.clock.now}
-    assert office.clock.now.tzinfo is dt.UTC
-    assert FAST.scrypt_n == 16

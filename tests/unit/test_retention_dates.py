@@ -25,20 +25,24 @@ from torimatome.domain.errors import InvalidInput
 TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 JST = dt.timezone(dt.timedelta(hours=9))
-ORIGINAL_TZ = (os.environ.get("TZ"), time.tzname)
 
 
 @pytest.fixture
 def process_timezone(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
     """Switch the process's own timezone (``TZ`` + ``time.tzset``); restored afterwards."""
 
+    before = (os.environ.get("TZ"), time.tzname)
+
     def switch(name: str) -> None:
         monkeypatch.setenv("TZ", name)
         time.tzset()
+        # The switch really happened: the process now names the zone it was given.
+        assert time.tzname != before[1] or name == "UTC"
 
     yield switch
     monkeypatch.undo()
     time.tzset()
+    assert (os.environ.get("TZ"), time.tzname) == before  # restored for the tests after
 
 
 # --- months_before -------------------------------------------------------------------------
@@ -121,7 +125,6 @@ def test_dates_do_not_depend_on_the_process_timezone(
     process_timezone: Callable[[str], None], process_tz: str
 ) -> None:
     process_timezone(process_tz)
-    assert time.tzname  # the switch really happened
     now = dt.datetime(2027, 2, 27, 15, 30, tzinfo=dt.UTC)  # 2027-02-28 00:30 in Tokyo
     assert window_start(now, TOKYO, 15) == dt.datetime(2025, 11, 27, 15, 0, tzinfo=dt.UTC)
     assert local_date(now, TOKYO) == dt.date(2027, 2, 28)
@@ -129,12 +132,6 @@ def test_dates_do_not_depend_on_the_process_timezone(
         dt.datetime(2026, 3, 31, 15, 0, tzinfo=dt.UTC),
         dt.datetime(2026, 4, 30, 15, 0, tzinfo=dt.UTC),
     )
-
-
-def test_the_process_timezone_is_restored_after_the_switch() -> None:
-    # Runs after the parametrized test above; the process must be back in its own zone.
-    assert os.environ.get("TZ") == ORIGINAL_TZ[0]
-    assert time.tzname == ORIGINAL_TZ[1]
 
 
 # --- day_range -----------------------------------------------------------------------------

@@ -7,7 +7,13 @@ from typing import Any
 
 import attrs
 
-from ..domain.accounts import Account, AccountSettings, check_account_name, check_timezone
+from ..domain.accounts import (
+    DEFAULT_TIMEZONE,
+    Account,
+    AccountSettings,
+    check_account_name,
+    check_timezone,
+)
 from ..domain.errors import (
     AccessDenied,
     AuthenticationFailed,
@@ -42,7 +48,7 @@ class Accounts(Service):
         name: str,
         *,
         coordinator: NewUser,
-        timezone: str = "Asia/Tokyo",
+        timezone: str = DEFAULT_TIMEZONE,
         settings: AccountSettings | None = None,
     ) -> Registration:
         """Create an office with its first coordinator (a shop's act: no actor)."""

@@ -36,7 +36,7 @@ class Consolidation(Service):
         with self._unit(write=False) as uow:
             user = self._actor(uow, actor, Feature.CONSOLIDATION)
             lines = uow.requests.pending_lines(user.account_id)
-            names = {u.id: u.display_name for u in uow.users.in_account(user.account_id)}
+            names = self._names(uow, user.account_id)
         groups: dict[str, list[RequestLine]] = {}
         for line in lines:
             groups.setdefault(line.requester_id, []).append(line)
@@ -75,7 +75,7 @@ class Consolidation(Service):
         try:
             with self._unit() as uow:
                 coordinator = self._actor(uow, actor, Feature.CONSOLIDATION)
-                replay = self._replay(uow, coordinator.id, key, "decide", digest, Decision)
+                replay = self._replay(uow, coordinator.id, key, "decide", digest, Decision, now)
                 if replay is not None:
                     return replay
                 lines = uow.requests.lines(parsed)

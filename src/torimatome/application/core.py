@@ -134,6 +134,10 @@ class Service:
             raise NotFound("request", rid)
         return account, request
 
+    def _names(self, uow: UnitOfWork, account_id: str) -> dict[str, str]:
+        """Every user's current display name, for views that show who wrote or asked."""
+        return {u.id: u.display_name for u in uow.users.in_account(account_id)}
+
     def _replay(
         self,
         uow: UnitOfWork,
@@ -142,6 +146,7 @@ class Service:
         operation: str,
         digest: str,
         kind: type[T],
+        now: dt.datetime,
     ) -> T | None:
         if key is None:
             return None
@@ -149,7 +154,7 @@ class Service:
         if record is None:
             return None
         ttl = dt.timedelta(seconds=self.config.idempotency_ttl_seconds)
-        if record.created_at + ttl <= self.now():
+        if record.created_at + ttl <= now:
             # An expired key is free again; the write unit stores the new record in its place.
             uow.idempotency.delete(actor_id, key)
             return None

@@ -162,7 +162,9 @@ class Mailer:
             at = request.submitted_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
             out += ["", f"{'依頼番号' if ja else 'Request'}: {request.id}"]
             out.append(f"{'依頼日時' if ja else 'Submitted'}: {at} ({ctx.account.timezone})")
-            if ctx.requester is not None:
+            # Requests of a shared address may come from several people: name only the one
+            # the context knows.
+            if ctx.requester is not None and request.requester_id == ctx.requester.id:
                 out.append(f"{'依頼者' if ja else 'Requester'}: {ctx.requester.display_name}")
             for line in _lines_of(request, ctx.line_ids):
                 status = line.status.label("ja" if ja else "en")

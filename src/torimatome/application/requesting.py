@@ -50,7 +50,7 @@ class Requesting(Service):
                 message, allow_line_breaks=False, field="message"
             )
             digest = fingerprint({"lines": checked, "message": text})
-            replay = self._replay(uow, user.id, key, "submit_request", digest, OrderRequest)
+            replay = self._replay(uow, user.id, key, "submit_request", digest, OrderRequest, now)
             if replay is not None:
                 return replay
             request = self._new_request(uow, account, user, checked, text, key, now)
@@ -189,5 +189,5 @@ class Requesting(Service):
         with self._unit(write=False) as uow:
             user = self._actor(uow, actor, Feature.MESSAGES)
             _, request = self._request_for(uow, user, request_id, self.now())
-            names = {u.id: u.display_name for u in uow.users.in_account(user.account_id)}
+            names = self._names(uow, user.account_id)
             return with_current_names(uow.messages.for_request(request.id), names)

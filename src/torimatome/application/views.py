@@ -9,7 +9,6 @@ from ..domain import dates
 from ..domain.errors import NotFound
 from ..domain.features import Feature
 from ..domain.requests import OrderRequest
-from ..domain.roles import Role
 from ..domain.validation import check_date, check_id, check_limit
 from ..domain.views import Page, RequestView
 from ..ports.storage import RequestQuery, UnitOfWork
@@ -27,9 +26,9 @@ class Views(Service):
         internal user only their own."""
         now = self.now()
         with self._unit(write=False) as uow:
-            user = self._actor(uow, actor, _view_feature(uow, actor))
+            user = self._actor(uow, actor, Feature.REQUEST_STATUS)
             _, request = self._request_for(uow, user, request_id, now)
-            names = {u.id: u.display_name for u in uow.users.in_account(user.account_id)}
+            names = self._names(uow, user.account_id)
             return self._view(uow, request, names)
 
     def _view(
@@ -119,12 +118,3 @@ class Views(Service):
             last_item = items[-1]
             next_cursor = encode_cursor(last_item.submitted_at, last_item.id)
         return Page(items=items, next_cursor=next_cursor)
-
-
-def _view_feature(uow: UnitOfWork, actor: object) -> Feature:
-    """Coordinators read requests on the consolidation screen, internal users on their status
-    screen; the matrix decides the rest."""
-    user = uow.users.get(actor) if isinstance(actor, str) else None
-    if user is not None and user.role is Role.COORDINATOR:
-        return Feature.CONSOLIDATION
-    return Feature.REQUEST_STATUS

@@ -1,11 +1,14 @@
 """How long a free-text message may be, and which characters it may hold.
 
-Requesters attach an optional message to a cart line and write posts in a line's thread. Japanese
-shops state such limits as 「全角50文字（半角100文字）以内」, so the default policy counts display
-width (full-width = 2, half-width = 1) against 100 units. :class:`GraphemePolicy` counts
-user-perceived characters instead, for shops that prefer a plain 「50文字以内」.
+Requesters leave an optional message with a request, and both sides write posts in the request's
+thread. Japanese shops state such limits as 「全角50文字（半角100文字）以内」, so the default
+policy counts display width (full-width = 2, half-width = 1) against 100 units.
+:class:`GraphemePolicy` counts user-perceived characters instead, for shops that prefer a plain
+「50文字以内」.
 
-Every policy returns the NFC-normalised text, which is what should be stored.
+Every policy returns the NFC-normalised text, which is what should be stored. Accounts store
+one of the two built-in policies (their settings are data); :class:`MessagePolicy` is the shape
+they share, for code that measures text the same way.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from torimatome.domain import text as _text
-from torimatome.domain.errors import InvalidInput
+from . import text as _text
+from .errors import InvalidInput
 
 __all__ = [
     "DEFAULT_MESSAGE_POLICY",
