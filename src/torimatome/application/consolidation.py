@@ -184,6 +184,11 @@ class Consolidation(Service):
                 raise NotFound("line", lid)
             moved = line.move(Act.RELEASE, cart_ref=None, decided_by=None, decided_at=None)
             uow.requests.update_lines([moved])
+            # Removed inside the unit: a cart that refuses leaves the line consolidated and in
+            # the cart. Should the commit itself then fail, the line stays consolidated while
+            # the cart no longer holds it; releasing it again repairs that (the cart ignores a
+            # ref it no longer has), whereas the other order could leave a released line in the
+            # cart, where checkout would buy it.
             if line.cart_ref is not None:
                 try:
                     self.pm.hook.torimatome_remove_from_cart(

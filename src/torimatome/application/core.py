@@ -80,7 +80,12 @@ class Service:
 
     @contextmanager
     def _unit(self, *, write: bool = True) -> Iterator[UnitOfWork]:
-        """A unit of work whose stray driver errors surface as :class:`StorageError`."""
+        """A unit of work whose stray driver errors surface as :class:`StorageError`.
+
+        Adapters translate their own driver errors; this is the safety net for a plugin
+        backend that does not, so callers only ever see torimatome errors. Hook calls inside a
+        unit translate their own failures first (``CartError``, ``MailError``).
+        """
         try:
             with self.storage.unit_of_work(write=write) as uow:
                 yield uow

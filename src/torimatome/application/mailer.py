@@ -51,8 +51,8 @@ class Mailer:
         now: dt.datetime,
         base: MailContext,
         recipients: Iterable[tuple[User, str]],
-    ) -> int:
-        """Compose one mail per distinct address and add it to the outbox; returns the count."""
+    ) -> None:
+        """Compose one mail per distinct address and add it to the outbox."""
         chosen: dict[str, tuple[User, str]] = {}
         for user, role in recipients:
             if not user.email or not user.active:
@@ -78,7 +78,6 @@ class Mailer:
                     next_attempt_at=now,
                 )
             )
-        return len(chosen)
 
     def _url(self, role: str, ctx: MailContext) -> str | None:
         screen = _SCREENS[role]
