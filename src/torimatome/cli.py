@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from .demo import matrix_table, run
+from .domain.errors import TorimatomeError
 
 __all__ = ["main"]
 
@@ -30,9 +31,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "demo":
-        return run(args.db, args.lang)
-    print(matrix_table(args.lang))
+    try:
+        if args.command == "demo":
+            return run(args.db, args.lang)
+        print(matrix_table(args.lang))
+    except (TorimatomeError, OSError) as exc:
+        print(f"torimatome: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -22,6 +22,7 @@ from torimatome import (
     AccountSettings,
     Choice,
     Config,
+    ConfigurationError,
     Conflict,
     ConsoleMailTransport,
     Feature,
@@ -138,10 +139,8 @@ def run(
     out = out or sys.stdout
     say = _Say(out, lang)
     if url is None:
-        path = Path(db)
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
-        url = f"sqlite:///{path}"
+        _clear_old_demo(Path(db))
+        url = f"sqlite:///{db}"
     clock = DemoClock(dt.datetime(2026, 4, 6, 9, 0, tzinfo=TOKYO))
     cart = MemoryCart(prices=TODAY_PRICES)
     mail = ConsoleMailTransport(out)
@@ -151,6 +150,28 @@ def run(
     say.line()
     say(f"データベース: {url}", f"Database: {url}")
     return 0
+
+
+def _clear_old_demo(path: Path) -> None:
+    """Remove a previous demo database at ``path`` and nothing else: a file that is not an
+    SQLite database (or not a regular file at all) is refused, never deleted."""
+    if not str(path) or path.is_dir():
+        raise ConfigurationError(f"--db must name a file, not a folder: {str(path)!r}.")
+    if path.exists() or path.is_symlink():
+        if path.is_symlink() or not path.is_file():
+            raise ConfigurationError(
+                f"--db {str(path)!r} is not a regular file; refusing to replace it."
+            )
+        with path.open("rb") as file:
+            head = file.read(16)
+        if head and head != b"SQLite format 3\x00":
+            raise ConfigurationError(
+                f"--db {str(path)!r} is not an SQLite database; refusing to replace it."
+            )
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        companion = Path(str(path) + suffix)
+        if companion.is_file() and not companion.is_symlink():
+            companion.unlink()
 
 
 class _Scenario:

@@ -191,9 +191,11 @@ class Consolidation(Service):
             # cart, where checkout would buy it.
             if line.cart_ref is not None:
                 try:
+                    # The line sits in the cart of the coordinator who consolidated it, whoever
+                    # releases it now.
                     self.pm.hook.torimatome_remove_from_cart(
                         account_id=coordinator.account_id,
-                        coordinator_id=coordinator.id,
+                        coordinator_id=line.decided_by or coordinator.id,
                         refs=[CartRef(line.id, line.cart_ref)],
                     )
                 except Exception as exc:

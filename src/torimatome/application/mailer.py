@@ -8,6 +8,7 @@ coordinator's notice (the seed warns that shared addresses receive both mails).
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from email.headerregistry import Address
@@ -99,11 +100,13 @@ class Mailer:
             custom = self.pm.hook.torimatome_compose_mail(
                 event=ctx, recipient=recipient, locale=locale
             )
-            message = custom if custom is not None else self._template(ctx, recipient, locale)
-            if not isinstance(message, EmailMessage):
-                raise MailError(
-                    f"compose_mail returned {type(message).__name__}, not EmailMessage."
-                )
+            if custom is None:
+                message = self._template(ctx, recipient, locale)
+            elif isinstance(custom, EmailMessage):
+                # A shop may hand back one shared template object: fill in a copy of it.
+                message = copy.deepcopy(custom)
+            else:
+                raise MailError(f"compose_mail returned {type(custom).__name__}, not EmailMessage.")
             if message["From"] is None:
                 message["From"] = self._address(self.config.mail_from_name, self.config.mail_from)
             if message["To"] is None:
@@ -115,6 +118,7 @@ class Mailer:
             for name, value in message.items():
                 if "\r" in str(value) or "\n" in str(value):
                     raise MailError(f"The mail header {name} contains a line break.")
+            _check_recipients(message, recipient)
             return message
         except MailError:
             raise
@@ -178,6 +182,18 @@ class Mailer:
         if ctx.order_id is not None:
             out.append(f"{'注文番号' if ja else 'Order'}: {ctx.order_id}")
         return out
+
+
+def _check_recipients(message: EmailMessage, recipient: User) -> None:
+    """torimatome chose the recipient at commit: a template may word the mail, not re-address
+    it (a copied To header, or a Cc/Bcc, would send one account's mail to another's people)."""
+    if message["Cc"] is not None or message["Bcc"] is not None:
+        raise MailError("A composed mail may not carry Cc or Bcc.")
+    addresses = [address.addr_spec.lower() for address in message["To"].addresses]
+    if addresses != [recipient.email.lower()]:
+        raise MailError(
+            f"A composed mail must be addressed to its recipient only, not {addresses}."
+        )
 
 
 def _lines_of(request: OrderRequest, line_ids: Sequence[str]) -> list[RequestLine]:

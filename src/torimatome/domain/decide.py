@@ -17,12 +17,14 @@ import attrs
 from .cart import CartEntry, CartRef, PriceChange
 from .errors import VERSION_MOVED, CartError, Conflict, InvalidInput, already
 from .lines import Act, RequestLine
-from .validation import plain_int, plain_str
+from .text import forbidden_character
+from .validation import check_price, plain_int, plain_str
 from .views import Decision
 
 __all__ = ["Choice", "DecisionPlan", "complete_decision", "parse_choices", "plan_decision"]
 
 MAX_BATCH = 1000
+MAX_REF_LENGTH = 200
 
 
 class Choice(enum.StrEnum):
@@ -141,15 +143,39 @@ def plan_decision(
     )
 
 
+def _checked_ref(ref: object) -> CartRef:
+    """A cart's answer as torimatome stores it: a one-line str ref, a sane current price."""
+    if not isinstance(ref, CartRef):
+        raise CartError(f"The cart answered {ref!r}, not a CartRef.")
+    if (
+        not isinstance(ref.ref, str)
+        or not 1 <= len(ref.ref) <= MAX_REF_LENGTH
+        or forbidden_character(ref.ref, allow_line_breaks=False)
+        or not isinstance(ref.line_id, str)
+    ):
+        raise CartError(f"The cart answered a malformed ref: {ref!r}.")
+    price = ref.current_unit_price
+    if price is not None:
+        try:
+            price = check_price(price, "current_unit_price")
+        except InvalidInput:
+            raise CartError(f"The cart answered a malformed price: {ref!r}.") from None
+    return CartRef(plain_str(ref.line_id), plain_str(ref.ref), price)
+
+
 def complete_decision(
     plan: DecisionPlan, refs: Sequence[CartRef]
 ) -> tuple[list[RequestLine], Decision]:
-    """Attach the cart's refs; the cart must answer exactly one ref per entry."""
+    """Attach the cart's refs; the cart must answer exactly one well-formed ref per entry."""
     by_line: dict[str, CartRef] = {}
-    for ref in refs:
-        if not isinstance(ref, CartRef) or ref.line_id in by_line:
-            raise CartError("The cart answered with a malformed or duplicate CartRef.")
+    seen_refs: set[str] = set()
+    for answer in refs:
+        ref = _checked_ref(answer)
+        if ref.line_id in by_line or ref.ref in seen_refs:
+            # Two lines sharing one cart row could not be released one at a time.
+            raise CartError("The cart answered the same line or the same ref twice.")
         by_line[ref.line_id] = ref
+        seen_refs.add(ref.ref)
     if set(by_line) != {entry.line_id for entry in plan.entries}:
         raise CartError("The cart did not answer exactly one CartRef per consolidated line.")
     consolidated = [

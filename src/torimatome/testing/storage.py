@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import threading
+import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -387,6 +389,24 @@ class AbstractStorageTests:
             assert uow.users.get(office.alice.id) == changed
             assert uow.users.by_login_id(office.alice.login_id) == changed
 
+    def test_a_user_update_stores_the_role_and_every_profile_field(
+        self, storage: Storage, office: Office
+    ) -> None:
+        fields: dict[str, Any] = {
+            name: f"{name} 値" for name in (
+                "nickname", "gender", "industry", "job_type", "work_region",
+                "facility_name", "department", "address", "phone",
+            )
+        }  # fmt: skip
+        changed = office.alice.changed(
+            role=Role.COORDINATOR, email="a@example.jp", news_mail=True, price_drop_mail=True,
+            **fields,
+        )  # fmt: skip
+        with storage.unit_of_work() as uow:
+            uow.users.update(changed)
+        with storage.unit_of_work(write=False) as uow:
+            assert uow.users.get(office.alice.id) == changed
+
     @pytest.mark.parametrize("version_step", [0, 2, -1])
     def test_a_user_update_with_a_stale_version_is_a_conflict_and_changes_nothing(
         self, storage: Storage, office: Office, version_step: int
@@ -545,6 +565,24 @@ class AbstractStorageTests:
         assert stored is not None
         assert stored.lines == (held, request.lines[1])
         assert stored.lines[0].version == 2
+
+    def test_update_lines_stores_every_field_that_may_change(
+        self, storage: Storage, office: Office
+    ) -> None:
+        request = make_request()
+        self._add(storage, request)
+        line = request.lines[0]
+        consolidated = bump(line, status=LineStatus.CONSOLIDATED, cart_ref="cart-row-7",
+                            decided_by=office.coordinator.id, decided_at=at(1))  # fmt: skip
+        ordered = bump(consolidated, status=LineStatus.ORDERED, order_id="W-1",
+                       order_status="出荷済み")  # fmt: skip
+        released = bump(ordered, status=LineStatus.REQUESTED, cart_ref=None, order_id=None,
+                        order_status=None, decided_by=None, decided_at=None)  # fmt: skip
+        for version in (consolidated, ordered, released):
+            with storage.unit_of_work() as uow:
+                uow.requests.update_lines([version])
+            with storage.unit_of_work(write=False) as uow:
+                assert uow.requests.lines([line.id]) == {line.id: version}
 
     @pytest.mark.parametrize("version_step", [0, 2])
     def test_update_lines_with_a_stale_version_is_a_conflict_naming_the_line(
@@ -1141,6 +1179,60 @@ class AbstractStorageTests:
             assert uow.outbox.get("mail-pending") is None
 
     # -- units of work
+
+    def test_large_values_round_trip_whole(self, storage: Storage, office: Office) -> None:
+        big_result = "結" * 100_000
+        big_raw = b"Subject: x\r\n\r\n" + b"y" * 100_000
+        mail = attrs.evolve(make_mail("mail-big"), raw=big_raw)
+        with storage.unit_of_work() as uow:
+            uow.idempotency.add(make_record(result=big_result))
+            uow.outbox.add(mail)
+        with storage.unit_of_work(write=False) as uow:
+            record = uow.idempotency.get("u-1", "key-1")
+            assert record is not None
+            assert record.result == big_result
+            assert uow.outbox.get("mail-big") == mail
+
+    def test_an_interrupt_rolls_back_like_an_error(self, storage: Storage, office: Office) -> None:
+        def interrupted() -> None:
+            with storage.unit_of_work() as uow:
+                uow.accounts.add(make_account("acc-interrupted"))
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            interrupted()
+        with storage.unit_of_work(write=False) as uow:
+            assert uow.accounts.get("acc-interrupted") is None
+
+    def test_units_of_work_from_threads_do_not_interleave(
+        self, storage: Storage, office: Office
+    ) -> None:
+        # Each thread reads the account's name, then writes it back one longer: a lost update
+        # shows as a name shorter than the number of increments.
+        rounds, threads = 25, 4
+        errors: list[BaseException] = []
+
+        def increment() -> None:
+            try:
+                for _ in range(rounds):
+                    with storage.unit_of_work() as uow:
+                        account = uow.accounts.get("acc-1")
+                        assert account is not None
+                        time.sleep(0.001)  # let another thread run between read and write
+                        uow.accounts.update(attrs.evolve(account, name=account.name + "+"))
+            except BaseException as exc:
+                errors.append(exc)
+
+        workers = [threading.Thread(target=increment) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert errors == []
+        with storage.unit_of_work(write=False) as uow:
+            account = uow.accounts.get("acc-1")
+        assert account is not None
+        assert account.name.count("+") == rounds * threads
 
     def test_an_exception_in_a_unit_of_work_leaves_nothing_behind(
         self, storage: Storage, office: Office
