@@ -47,13 +47,28 @@ def test_the_demo_plays_every_step_of_the_office_on_sqlite(tmp_path: Path) -> No
         assert connection.execute("SELECT count(*) FROM requests").fetchone() == (1,)
 
 
-def test_the_demo_speaks_english_and_replaces_an_old_database(tmp_path: Path) -> None:
+def test_the_demo_speaks_english_and_replaces_its_own_old_database(tmp_path: Path) -> None:
     db = tmp_path / "demo.sqlite3"
-    db.write_bytes(b"not a database")
+    run(str(db), "ja", io.StringIO())
     out = io.StringIO()
     run(str(db), "en", out)
     assert "You cannot view this screen." in out.getvalue()
     assert "Purged: requests 2 / lines 4" in out.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["text file", "folder"])
+def test_the_demo_never_replaces_what_is_not_its_database(
+    tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "notes.txt"
+    if kind == "folder":
+        target.mkdir()
+    else:
+        target.write_text("my notes", encoding="utf-8")
+    assert main(["demo", "--db", str(target)]) == 2
+    assert "refusing" in capsys.readouterr().err or target.is_dir()
+    if kind == "text file":
+        assert target.read_text(encoding="utf-8") == "my notes"
 
 
 def test_the_matrix_command_prints_every_feature(capsys: pytest.CaptureFixture[str]) -> None:
