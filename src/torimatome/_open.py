@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from .adapters import builtin
 from .adapters.credentials import ScryptHasher, SecretsGenerator, random_id
 from .application.app import App
 from .application.plugins import StorageBackends, build_plugin_manager
-from .domain.errors import ConfigurationError
+from .domain.errors import ConfigurationError, TorimatomeError
 from .domain.features import FeatureSpec, RestrictionMatrix
+from .domain.text import forbidden_character
 from .ports.clock import Clock, system_clock
 from .ports.config import Config
 
 __all__ = ["open"]
+
+
+@contextmanager
+def _wiring(what: str) -> Iterator[None]:
+    """A plugin failing while the app is put together is a ConfigurationError at open()."""
+    try:
+        yield
+    except TorimatomeError:
+        raise
+    except Exception as exc:
+        raise ConfigurationError(f"{what} failed: {exc!r}") from exc
 
 
 def open(
@@ -36,8 +49,8 @@ def open(
     Raises:
         ConfigurationError: an unknown scheme, a bad plugin or a bad option.
     """
-    if not isinstance(url, str):
-        raise ConfigurationError(f"The storage URL must be a str, got {type(url).__name__}.")
+    if not isinstance(url, str) or forbidden_character(url, allow_line_breaks=False):
+        raise ConfigurationError(f"The storage URL must be a one-line str, not {url!r}.")
     if config is None:
         config = Config()
     if not isinstance(config, Config):
@@ -47,12 +60,15 @@ def open(
     default_cart = builtin.DefaultCart(durable_storage=not url.startswith("memory://"))
     pm = build_plugin_manager(list(plugins), [builtin, default_cart])
     backends = StorageBackends()
-    pm.hook.torimatome_register_storage(registry=backends)
-    extra: list[FeatureSpec] = [
-        spec for specs in pm.hook.torimatome_extra_features() for spec in (specs or ())
-    ]
+    with _wiring("torimatome_register_storage"):
+        pm.hook.torimatome_register_storage(registry=backends)
+    with _wiring("torimatome_extra_features"):
+        extra: list[FeatureSpec] = [
+            spec for specs in pm.hook.torimatome_extra_features() for spec in (specs or ())
+        ]
     matrix = RestrictionMatrix.build(extra)
-    storage = backends.open(url, config)
+    with _wiring(f"the storage factory of {url.partition('://')[0]!r}"):
+        storage = backends.open(url, config)
     app = App(
         storage=storage,
         plugin_manager=pm,

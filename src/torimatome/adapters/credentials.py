@@ -48,6 +48,9 @@ class ScryptHasher:
         digest = self._derive(password, salt, self.n, self.r, self.p)
         return f"scrypt$n={self.n},r={self.r},p={self.p}${_b64(salt)}${_b64(digest)}"
 
+    def needs_rehash(self, hashed: str) -> bool:
+        return not hashed.startswith(f"scrypt$n={self.n},r={self.r},p={self.p}$")
+
     def verify(self, password: str, hashed: str) -> bool:
         try:
             scheme, params, salt, digest = hashed.split("$")

@@ -179,7 +179,10 @@ class Accounts(Service):
             return changed
 
     def authenticate(self, login_id: str, password: str) -> User:
-        """The active user with this login ID and password, else :class:`AccessDenied`."""
+        """The active user with this login ID and password, else :class:`AuthenticationFailed`.
+
+        A password hashed at an older cost is rehashed at the current one on success.
+        """
         login = check_login_id(login_id)
         if not isinstance(password, str) or len(password) > _MAX_PASSWORD:
             raise InvalidInput("password must be a str.", field="password")
@@ -187,8 +190,16 @@ class Accounts(Service):
             user = uow.users.by_login_id(login)
             hashed = uow.users.password_hash(user.id) if user else None
         ok = self._hasher.verify(password, hashed or self._dummy_hash)
+        outdated = hashed is not None and self._hasher.needs_rehash(hashed)
+        if outdated:
+            # A hash made at an older cost checks faster than the dummy an unknown login pays
+            # for; pay the current cost too, so timing does not tell which login IDs exist.
+            self._hasher.verify(password, self._dummy_hash)
         if user is None or not ok or not user.active:
             raise AuthenticationFailed()
+        if outdated:
+            with self._unit() as uow:
+                uow.users.set_password_hash(user.id, self._hasher.hash(password))
         return user
 
     def get_user(self, actor: str, user_id: str) -> User:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 from collections.abc import Mapping, Sequence
 
 from ..domain.cart import CartEntry, CartRef
-from ..domain.decide import Choice, complete_decision, parse_choices, plan_decision
+from ..domain.decide import MAX_BATCH, Choice, complete_decision, parse_choices, plan_decision
 from ..domain.errors import AccessDenied, CartError, InvalidInput, NotFound
 from ..domain.events import LinesDecided, LinesOrdered
 from ..domain.features import Feature
@@ -210,7 +211,13 @@ class Consolidation(Service):
         status = check_text(order_status, "order_status", max_length=100)
         if isinstance(line_ids, str) or not isinstance(line_ids, Sequence) or not line_ids:
             raise InvalidInput("line_ids must be a non-empty list of line ids.", field="line_ids")
-        ids = list(dict.fromkeys(check_id(i, "line_ids") for i in line_ids))
+        try:
+            given = list(itertools.islice(iter(line_ids), MAX_BATCH + 1))
+        except Exception:
+            raise InvalidInput("line_ids could not be read as a list.", field="line_ids") from None
+        if len(given) > MAX_BATCH:
+            raise InvalidInput(f"An order holds at most {MAX_BATCH} lines.", field="line_ids")
+        ids = list(dict.fromkeys(check_id(i, "line_ids") for i in given))
         now = self.now()
         with self._unit() as uow:
             coordinator = self._actor(uow, actor, Feature.CONSOLIDATION)

@@ -152,8 +152,12 @@ class Mailer:
                 body.encode("iso-2022-jp")
             except UnicodeEncodeError:
                 charset = "utf-8"  # a character ISO-2022-JP cannot carry: fall back whole
-        # ISO-2022-JP is 7-bit by design (RFC 1468): send it as is, not quoted-printable.
-        cte = "7bit" if charset == "iso-2022-jp" else None
+        # ISO-2022-JP is 7-bit by design (RFC 1468): send it as is, not quoted-printable, unless
+        # a line would pass SMTP's 998-octet limit (a very long post).
+        cte = None
+        if charset == "iso-2022-jp":
+            longest = max(len(line.encode("iso-2022-jp")) for line in body.splitlines())
+            cte = "7bit" if longest <= 900 else "base64"
         message.set_content(body, charset=charset, cte=cte)
         return message
 

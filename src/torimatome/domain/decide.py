@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import attrs
 
@@ -51,6 +52,14 @@ class DecisionPlan:
     at: dt.datetime
 
 
+def _items(mapping: Mapping[Any, Any], field: str) -> list[tuple[Any, Any]]:
+    """The pairs of a caller's mapping; a mapping that fails to iterate is bad input."""
+    try:
+        return list(mapping.items())
+    except Exception:
+        raise InvalidInput(f"{field} could not be read as a mapping.", field=field) from None
+
+
 def parse_choices(choices: object, versions: object) -> tuple[dict[str, Choice], dict[str, int]]:
     """Validate the caller's ``{line_id: Choice}`` and optional ``{line_id: version}`` maps."""
     if not isinstance(choices, Mapping) or not choices:
@@ -60,7 +69,7 @@ def parse_choices(choices: object, versions: object) -> tuple[dict[str, Choice],
     if len(choices) > MAX_BATCH:
         raise InvalidInput(f"A batch decides at most {MAX_BATCH} lines.", field="choices")
     parsed: dict[str, Choice] = {}
-    for line_id, choice in choices.items():
+    for line_id, choice in _items(choices, "choices"):
         if not isinstance(line_id, str) or not line_id or len(line_id) > 64:
             raise InvalidInput(f"Invalid line id {line_id!r}.", field="choices")
         line_id = plain_str(line_id)
@@ -76,7 +85,10 @@ def parse_choices(choices: object, versions: object) -> tuple[dict[str, Choice],
             raise InvalidInput("versions must be a {line_id: version} mapping.", field="versions")
         if len(versions) > 10 * MAX_BATCH:
             raise InvalidInput("Too many versions for one screen.", field="versions")
-        for line_id, version in versions.items():
+        for line_id, version in _items(versions, "versions"):
+            if not isinstance(line_id, str):
+                raise InvalidInput(f"Invalid line id {line_id!r} in versions.", field="versions")
+            line_id = plain_str(line_id)  # compare as a plain str, whatever its class says
             if isinstance(version, bool) or not isinstance(version, int):
                 raise InvalidInput(f"Invalid version {version!r}.", field="versions")
             version = plain_int(version)

@@ -51,7 +51,10 @@ def _roles(value: object) -> frozenset[Role]:
         return frozenset({value})
     if isinstance(value, str) or not hasattr(value, "__iter__"):
         raise ConfigurationError(f"allowed must be a set of Role, got {value!r}.")
-    return frozenset(Role(r) for r in value)
+    try:
+        return frozenset(Role(r) for r in value)
+    except ValueError:
+        raise ConfigurationError(f"allowed must hold Role values only, got {value!r}.") from None
 
 
 def _check_code(_: object, __: attrs.Attribute[str], value: str) -> None:

@@ -59,7 +59,10 @@ def validate_lines(lines: object, *, max_quantity: int) -> list[NewLine]:
     if isinstance(lines, str | bytes) or not isinstance(lines, Sequence):
         raise InvalidInput("lines must be a list of NewLine.", field="lines")
     # Copy at most one line too many: a sequence whose len() lies cannot smuggle in more.
-    lines = list(itertools.islice(iter(lines), MAX_LINES_PER_REQUEST + 1))
+    try:
+        lines = list(itertools.islice(iter(lines), MAX_LINES_PER_REQUEST + 1))
+    except Exception:
+        raise InvalidInput("lines could not be read as a list.", field="lines") from None
     if not 1 <= len(lines) <= MAX_LINES_PER_REQUEST:
         raise InvalidInput(
             f"A request has 1 to {MAX_LINES_PER_REQUEST} lines; got {len(lines)}.",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import attrs
 
 from ..domain.errors import ConfigurationError, InvalidInput
@@ -16,15 +18,36 @@ MAIL_EVENTS = EVENT_NAMES
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 
-def _positive(_: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"Config.{attribute.name} must be a positive int, got {value!r}.")
+_TEN_YEARS = 10 * 366 * 86_400
+
+
+def _within(low: int, high: int) -> attrs._ValidatorType[int]:
+    """An int from ``low`` to ``high``: bounds keep every sum of times and every stored number
+    far from overflow, whatever a shop configures."""
+
+    def check(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigurationError(
+                f"Config.{attribute.name} must be an int from {low} to {high}, got {value!r}."
+            )
+
+    return check
 
 
 def _power_of_two(_: object, attribute: attrs.Attribute[int], value: int) -> None:
-    _positive(_, attribute, value)
-    if value < 2 or value & (value - 1):
+    # Up to 2**17: scrypt at r=8 then needs 128 MiB, under the hasher's memory cap.
+    _within(2, 2**17)(_, attribute, value)
+    if value & (value - 1):
         raise ConfigurationError(f"Config.{attribute.name} must be a power of two, got {value}.")
+
+
+def _event_set(value: object) -> frozenset[str]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ConfigurationError(f"Config.mail_events must be a set of event names, not {value!r}.")
+    names = frozenset(value)
+    if not all(isinstance(name, str) for name in names):
+        raise ConfigurationError("Config.mail_events must hold event names (str).")
+    return names
 
 
 def _address(_: object, attribute: attrs.Attribute[str], value: str) -> None:
@@ -77,18 +100,18 @@ class Config:
             double click or a retry); after that the key may be used afresh.
     """
 
-    max_quantity: int = attrs.field(default=DEFAULT_MAX_QUANTITY, validator=_positive)
+    max_quantity: int = attrs.field(default=DEFAULT_MAX_QUANTITY, validator=_within(1, 10**9))
     mail_events: frozenset[str] = attrs.field(
-        default=frozenset({"request_submitted"}), converter=frozenset, validator=_mail_events
+        default=frozenset({"request_submitted"}), converter=_event_set, validator=_mail_events
     )
     mail_from: str = attrs.field(default="torimatome@localhost", validator=_address)
     mail_from_name: str = attrs.field(default="", validator=_display_name)
     mail_charset: str = attrs.field(default="utf-8", validator=_one_of("utf-8", "iso-2022-jp"))
     scrypt_n: int = attrs.field(default=2**14, validator=_power_of_two)
     sqlite_synchronous: str = attrs.field(default="FULL", validator=_one_of(*SYNCHRONOUS_MODES))
-    busy_timeout_ms: int = attrs.field(default=10_000, validator=_positive)
-    mail_retry_base_seconds: int = attrs.field(default=60, validator=_positive)
-    mail_retry_cap_seconds: int = attrs.field(default=6 * 3600, validator=_positive)
-    mail_batch: int = attrs.field(default=500, validator=_positive)
-    mail_claim_seconds: int = attrs.field(default=600, validator=_positive)
-    idempotency_ttl_seconds: int = attrs.field(default=86_400, validator=_positive)
+    busy_timeout_ms: int = attrs.field(default=10_000, validator=_within(1, 3_600_000))
+    mail_retry_base_seconds: int = attrs.field(default=60, validator=_within(1, _TEN_YEARS))
+    mail_retry_cap_seconds: int = attrs.field(default=6 * 3600, validator=_within(1, _TEN_YEARS))
+    mail_batch: int = attrs.field(default=500, validator=_within(1, 100_000))
+    mail_claim_seconds: int = attrs.field(default=600, validator=_within(1, _TEN_YEARS))
+    idempotency_ttl_seconds: int = attrs.field(default=86_400, validator=_within(1, _TEN_YEARS))

@@ -12,6 +12,8 @@ class PasswordHasher(Protocol):
 
     def hash(self, password: str) -> str: ...
     def verify(self, password: str, hashed: str) -> bool: ...
+    def needs_rehash(self, hashed: str) -> bool:
+        """Whether ``hashed`` was made with other parameters than :meth:`hash` uses now."""
 
 
 class IdGenerator(Protocol):
