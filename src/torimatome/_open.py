@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -16,6 +17,18 @@ from .ports.clock import Clock, system_clock
 from .ports.config import Config
 
 __all__ = ["open"]
+
+
+def _check_clock(clock: object) -> None:
+    """Ask the clock once now, so a naive or broken clock fails at open(), not mid-request."""
+    if not callable(clock):
+        raise ConfigurationError("clock must be a callable returning an aware datetime.")
+    try:
+        now = clock()
+    except Exception as exc:
+        raise ConfigurationError(f"The clock failed: {exc!r}") from exc
+    if not isinstance(now, dt.datetime) or now.tzinfo is None or now.utcoffset() is None:
+        raise ConfigurationError(f"The clock must return an aware datetime, not {now!r}.")
 
 
 @contextmanager
@@ -55,10 +68,13 @@ def open(
         config = Config()
     if not isinstance(config, Config):
         raise ConfigurationError("config must be a torimatome.Config.")
-    if clock is not None and not callable(clock):
-        raise ConfigurationError("clock must be a callable returning an aware datetime.")
+    if clock is not None:
+        _check_clock(clock)
+    if isinstance(plugins, str | bytes) or not isinstance(plugins, Iterable):
+        raise ConfigurationError("plugins must be a list of plugin objects or modules.")
     default_cart = builtin.DefaultCart(durable_storage=not url.startswith("memory://"))
     pm = build_plugin_manager(list(plugins), [builtin, default_cart])
+    default_cart.shadowed = len(pm.hook.torimatome_add_to_cart.get_hookimpls()) > 1
     backends = StorageBackends()
     with _wiring("torimatome_register_storage"):
         pm.hook.torimatome_register_storage(registry=backends)

@@ -261,7 +261,7 @@ class _Scenario:
         say.table(rows)
         say(
             "    ※ 高橋さんは山田さんと同じ総務部の共有アドレスを使っています。",
-            "    Note: Takahashi uses the department's shared address, like Yamada.",
+            "    Note: 高橋 uses the department's shared address, like 山田.",
         )
         self.sato = app.authenticate("sato", passwords["佐藤"])
         self.suzuki, self.takahashi = people["鈴木"], people["高橋"]
@@ -277,7 +277,8 @@ class _Scenario:
     def file_requests(self) -> None:
         say, app = self.say, self.app
         say.section(
-            "社内ユーザーがカゴから「注文を依頼する」", "Internal users request their carts"
+            "社内ユーザーがカゴから「注文を依頼する」",
+            "Internal users send their carts as requests",
         )
         for who, items, message in (
             (self.sato, self.lines(("A4-500", 5), ("PEN-BK", 10)), "急ぎでお願いします。"),
@@ -305,7 +306,7 @@ class _Scenario:
         say(
             "    佐藤さんがボタンを二度押し → "
             + ("同じ依頼が返り、新しい依頼は作られません" if same else "二重に登録されました"),
-            "    Sato clicks twice → "
+            "    佐藤 clicks twice → "
             + ("the same request comes back; nothing new is filed" if same else "filed twice"),
         )
 
@@ -348,7 +349,7 @@ class _Scenario:
 
     def withdraw_a_line(self) -> None:
         self.clock.advance(minutes=30)
-        self.say.section("高橋さんがガムテープの依頼を取り消し", "Takahashi withdraws the tape")
+        self.say.section("高橋さんがガムテープの依頼を取り消し", "高橋 withdraws the tape")
         self.tape = self.requests["高橋"].lines[1]
         withdrawn = self.app.withdraw(self.takahashi.id, self.tape.id)
         self.say(
@@ -362,7 +363,7 @@ class _Scenario:
             "とりまとめ担当者の「注文とりまとめ」画面", "The coordinator's consolidation screen"
         )
         count = app.pending_count(self.boss.id)
-        say(f"    【依頼を見る】 {count}件", f"    [See requests] {count} pending")
+        say(f"    【依頼を見る】 {count}点", f"    [See requests] {count} pending")
         self.loaded_versions: dict[str, int] = {}
         groups = app.pending(self.boss.id)
         rows = []
@@ -447,13 +448,13 @@ class _Scenario:
                 versions={paper.id: self.loaded_versions[paper.id], tape.id: tape.version},
             )
         except Conflict as exc:
-            say(f"    {Conflict.default_ja}", f"    {Conflict.default_en}")
+            say(f"    {Conflict.default_ja}", f"    {Conflict.default_en} Reload the screen.")
             for line_id, reason in exc.lines.items():
                 line = paper if line_id == paper.id else tape
                 say.line(f"      - {self.label(line)}: {Conflict.reason_text(reason, say.lang)}")
         count = self.app.pending_count(self.boss.id)
         say(
-            f"    何も変わっていません（依頼を見る {count}件のまま）",
+            f"    何も変わっていません（依頼を見る {count}点のまま）",
             f"    Nothing changed (still {count} pending)",
         )
 
@@ -513,7 +514,7 @@ class _Scenario:
         posts = len(by_user.items[0].thread)
         say(
             f"    社内ユーザー「鈴木」で絞り込み: {len(by_user.items)}件（メッセージ {posts}件）",
-            f"    Filtered by Suzuki: {len(by_user.items)} request ({posts} messages)",
+            f"    Filtered by requester 鈴木: {len(by_user.items)} request ({posts} messages)",
         )
         last_month = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
         month_end = today.replace(day=1) - dt.timedelta(days=1)
@@ -567,7 +568,7 @@ class _Scenario:
             f"    History now: {len(left.items)} request ({left.items[0].requester_name}'s, still open)",
         )
         count = app.pending_count(self.boss.id)
-        say(f"    【依頼を見る】 {count}件", f"    [See requests] {count} pending")
+        say(f"    【依頼を見る】 {count}点", f"    [See requests] {count} pending")
 
 
 def matrix_table(lang: str = "ja", app_matrix: torimatome.RestrictionMatrix | None = None) -> str:

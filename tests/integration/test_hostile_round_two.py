@@ -19,7 +19,6 @@ from torimatome import (
     ConfigurationError,
     FeatureSpec,
     InvalidInput,
-    MailError,
     NewUser,
     hookimpl,
 )
@@ -129,7 +128,7 @@ def test_a_shared_template_object_cannot_send_one_accounts_mail_to_another(
 
 
 @pytest.mark.parametrize("header", ["To", "Cc", "Bcc"])
-def test_a_template_may_not_re_address_a_mail(storage_url: str, header: str) -> None:
+def test_a_template_that_re_addresses_a_mail_is_not_used(storage_url: str, header: str) -> None:
     class Sneaky:
         @hookimpl
         def torimatome_compose_mail(self, recipient: Any) -> EmailMessage:
@@ -140,10 +139,12 @@ def test_a_template_may_not_re_address_a_mail(storage_url: str, header: str) -> 
             return message
 
     office = make_office(storage_url, plugins=(Sneaky(),))
-    before = snapshot(office)
-    with pytest.raises(MailError):
-        office.request(office.sato)
-    assert snapshot(office) == before
+    office.request(office.sato)
+    office.app.deliver_mail()
+    assert len(office.mail.sent) == 2
+    for message in office.mail.sent:
+        assert "spy@example.com" not in message.as_string()
+        assert str(message["Subject"]) != "hi"
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Sequence
 
@@ -17,6 +18,7 @@ from torimatome import (
     Config,
     ConfigurationError,
     Conflict,
+    InvalidTransition,
     MemoryMailTransport,
     hookimpl,
 )
@@ -127,3 +129,56 @@ def test_mails_carry_a_date_from_the_apps_clock(office: Office) -> None:
     office.request(office.sato)
     office.app.deliver_mail()
     assert {m["Date"].datetime for m in office.mail.sent} == {office.clock.now}
+
+
+@pytest.mark.parametrize(
+    "clock",
+    [lambda: dt.datetime(2026, 4, 6, 9, 0), lambda: "now", "not callable", lambda: 1 / 0],
+    ids=["naive", "not-a-datetime", "not-callable", "raising"],
+)
+def test_a_bad_clock_fails_at_open(clock: object) -> None:
+    with pytest.raises(ConfigurationError):
+        torimatome.open("memory://", clock=clock)  # type: ignore[arg-type]
+
+
+def test_plugins_must_be_a_list() -> None:
+    with pytest.raises(ConfigurationError):
+        torimatome.open("memory://", plugins=MemoryMailTransport())  # type: ignore[arg-type]
+
+
+def test_a_shop_cart_that_returns_none_is_warned_about_even_in_memory(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Forgetful:
+        @hookimpl
+        def torimatome_add_to_cart(self, entries: Sequence[CartEntry]) -> None:
+            [CartRef(e.line_id, f"row-{e.line_id}") for e in entries]  # no return
+
+    office = make_office("memory://", plugins=(Forgetful(),))
+    office.app.pm.unregister(office.cart)
+    (line,) = office.request(office.sato).lines
+    with caplog.at_level(logging.WARNING, logger="torimatome"):
+        office.app.decide(office.boss.id, {line.id: Choice.CONSOLIDATE})
+    assert any("returned None" in r.getMessage() for r in caplog.records)
+
+
+def test_record_order_names_every_line_that_is_no_longer_consolidated(office: Office) -> None:
+    app, boss = office.app, office.boss.id
+    a, b, c = office.request(office.sato, ("A", 1), ("B", 1), ("C", 1)).lines
+    app.decide(boss, {a.id: Choice.CONSOLIDATE, b.id: Choice.CONSOLIDATE, c.id: Choice.CONSOLIDATE})
+    app.release(boss, b.id)  # between the shop's checkout and record_order
+    app.release(boss, c.id)
+    with pytest.raises(InvalidTransition) as caught:
+        app.record_order(boss, "W-1", [a.id, b.id, c.id])
+    assert caught.value.lines == {b.id: "requested", c.id: "requested"}
+    assert "（ほか1点）" in caught.value.ja
+    assert app.record_order(boss, "W-1", [a.id])[0].status.value == "ordered"
+
+
+def test_an_impossible_act_reads_well_in_japanese(office: Office) -> None:
+    (line,) = office.request(office.sato).lines
+    with pytest.raises(InvalidTransition) as caught:
+        office.app.release(office.boss.id, line.id)
+    assert caught.value.ja.startswith(
+        "この商品は現在「依頼中」のため、カゴからの取り出しはできません"
+    )

@@ -41,26 +41,34 @@ def torimatome_register_storage(registry: StorageRegistry) -> None:
 class DefaultCart(MemoryCart):
     """The memory cart as the app's last resort: it answers only when no plugin's cart does.
 
-    With a durable storage that is almost always a missing cart bridge, so the first answer
+    With a durable storage that is almost always a missing cart bridge, and with a shop cart
+    registered it means that cart returned None (a forgotten ``return``), so the first answer
     logs a warning: these cart lines live only as long as the process.
     """
 
     def __init__(self, *, durable_storage: bool = False) -> None:
         super().__init__()
         self.durable_storage = durable_storage
+        #: Set by open() when a plugin implements torimatome_add_to_cart too.
+        self.shadowed = False
         self._warned = False
 
     @hookimpl(trylast=True)
     def torimatome_add_to_cart(
         self, account_id: str, coordinator_id: str, entries: Sequence[CartEntry]
     ) -> list[CartRef]:
-        if self.durable_storage and not self._warned:
+        if (self.durable_storage or self.shadowed) and not self._warned:
             self._warned = True
+            why = (
+                "the registered cart plugin returned None (a forgotten return?)"
+                if self.shadowed
+                else "no cart plugin is registered"
+            )
             log.warning(
-                "No cart plugin answered torimatome_add_to_cart: consolidated lines went to "
-                "torimatome's in-memory reference cart (app.default_cart), which forgets them "
-                "when the process ends. Pass your shop's cart bridge to "
-                "torimatome.open(url, plugins=[...])."
+                "Consolidated lines went to torimatome's in-memory reference cart "
+                "(app.default_cart), which forgets them when the process ends: %s. Pass your "
+                "shop's cart bridge to torimatome.open(url, plugins=[...]).",
+                why,
             )
         return super().torimatome_add_to_cart(account_id, coordinator_id, entries)
 

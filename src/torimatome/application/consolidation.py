@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 
 from ..domain.cart import CartEntry, CartRef
 from ..domain.decide import MAX_BATCH, Choice, complete_decision, parse_choices, plan_decision
-from ..domain.errors import AccessDenied, CartError, InvalidInput, NotFound
+from ..domain.errors import AccessDenied, CartError, InvalidInput, InvalidTransition, NotFound
 from ..domain.events import LinesDecided, LinesOrdered
 from ..domain.features import Feature
 from ..domain.lines import Act, RequestLine
@@ -222,12 +222,19 @@ class Consolidation(Service):
         with self._unit() as uow:
             coordinator = self._actor(uow, actor, Feature.CONSOLIDATION)
             lines = uow.requests.lines(ids)
-            moved = []
             for lid in ids:
                 line = lines.get(lid)
                 if line is None or line.account_id != coordinator.account_id:
                     raise NotFound("line", lid)
-                moved.append(line.move(Act.ORDER, order_id=oid, order_status=status or None))
+            # Name every line that is no longer consolidated (released since checkout...), so
+            # the shop can reconcile its order in one go.
+            refused = {i: lines[i].status.value for i in ids if not lines[i].can(Act.ORDER)}
+            if refused:
+                first = next(iter(refused))
+                raise InvalidTransition(first, refused[first], Act.ORDER.value, lines=refused)
+            moved = [
+                lines[i].move(Act.ORDER, order_id=oid, order_status=status or None) for i in ids
+            ]
             uow.requests.update_lines(moved)
             request_ids = tuple(dict.fromkeys(ln.request_id for ln in moved))
             event = LinesOrdered(

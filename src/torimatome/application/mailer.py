@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -30,6 +31,8 @@ from ..ports.storage import OutboxMail, UnitOfWork
 from .mail_templates import COORDINATOR, INTRO, REQUESTER, SUBJECTS, USER
 
 __all__ = ["Mailer"]
+
+log = logging.getLogger("torimatome")
 
 
 _SCREENS = {REQUESTER: "request_status", COORDINATOR: "consolidation", USER: "request_status"}
@@ -87,26 +90,47 @@ class Mailer:
             url = self.pm.hook.torimatome_screen_url(
                 screen=screen, account_id=ctx.account.id, request_id=request_id
             )
-        except Exception as exc:
-            raise MailError(f"torimatome_screen_url failed: {exc!r}") from exc
-        if url is None:
+        except Exception:
+            log.exception("torimatome_screen_url failed; the mail goes out without a link")
             return None
-        if not isinstance(url, str) or forbidden_character(url, allow_line_breaks=False):
-            raise MailError(f"torimatome_screen_url must return a one-line str, not {url!r}.")
+        if url is not None and (
+            not isinstance(url, str) or forbidden_character(url, allow_line_breaks=False)
+        ):
+            log.error("torimatome_screen_url returned %r, not a one-line str; no link", url)
+            return None
         return url
 
     def _compose(self, ctx: MailContext, recipient: User, locale: str) -> EmailMessage:
+        """The shop's template if it gives a usable mail, else torimatome's own.
+
+        A failing shop template must not stop the office's work (the request, the decision):
+        it is logged and the built-in template is used instead.
+        """
         try:
             custom = self.pm.hook.torimatome_compose_mail(
                 event=ctx, recipient=recipient, locale=locale
             )
-            if custom is None:
-                message = self._template(ctx, recipient, locale)
-            elif isinstance(custom, EmailMessage):
+            if custom is not None:
+                if not isinstance(custom, EmailMessage):
+                    raise MailError(f"it returned {type(custom).__name__}, not EmailMessage")
                 # A shop may hand back one shared template object: fill in a copy of it.
-                message = copy.deepcopy(custom)
-            else:
-                raise MailError(f"compose_mail returned {type(custom).__name__}, not EmailMessage.")
+                return self._finish(copy.deepcopy(custom), ctx, recipient)
+        except Exception:
+            log.exception(
+                "torimatome_compose_mail failed for %s (%s); torimatome's template is used",
+                ctx.event,
+                ctx.recipient_role,
+            )
+        try:
+            return self._finish(self._template(ctx, recipient, locale), ctx, recipient)
+        except MailError:
+            raise
+        except Exception as exc:
+            raise MailError(f"Mail could not be composed: {exc!r}") from exc
+
+    def _finish(self, message: EmailMessage, ctx: MailContext, recipient: User) -> EmailMessage:
+        """Fill in the headers torimatome owns and refuse what could misdirect the mail."""
+        try:
             if message["From"] is None:
                 message["From"] = self._address(self.config.mail_from_name, self.config.mail_from)
             if message["To"] is None:
@@ -115,17 +139,13 @@ class Mailer:
                 message["Message-ID"] = make_msgid(domain="torimatome.invalid")
             if message["Date"] is None and ctx.at is not None:
                 message["Date"] = format_datetime(ctx.at)
-            for name, value in message.items():
-                if "\r" in str(value) or "\n" in str(value):
-                    raise MailError(f"The mail header {name} contains a line break.")
-            _check_recipients(message, recipient)
-            return message
-        except MailError:
-            raise
-        except Exception as exc:
-            # A shop's template failing, or email refusing a header with a line break: either
-            # way the change must not commit with a mail it could not compose.
-            raise MailError(f"Mail could not be composed: {exc!r}") from exc
+        except (ValueError, TypeError) as exc:
+            raise MailError(f"A mail header could not be set: {exc}") from exc
+        for name, value in message.items():
+            if "\r" in str(value) or "\n" in str(value):
+                raise MailError(f"The mail header {name} contains a line break.")
+        _check_recipients(message, recipient)
+        return message
 
     @staticmethod
     def _address(name: str, email: str) -> str:

@@ -52,6 +52,12 @@ class DecisionPlan:
     at: dt.datetime
 
 
+def _brief(value: object) -> str:
+    """A caller's value in an error message, never longer than a line."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
 def _items(mapping: Mapping[Any, Any], field: str) -> list[tuple[Any, Any]]:
     """The pairs of a caller's mapping; a mapping that fails to iterate is bad input."""
     try:
@@ -71,14 +77,18 @@ def parse_choices(choices: object, versions: object) -> tuple[dict[str, Choice],
     parsed: dict[str, Choice] = {}
     for line_id, choice in _items(choices, "choices"):
         if not isinstance(line_id, str) or not line_id or len(line_id) > 64:
-            raise InvalidInput(f"Invalid line id {line_id!r}.", field="choices")
+            raise InvalidInput(
+                f"Invalid line id {_brief(line_id)}; line ids are str.", field="choices"
+            )
         line_id = plain_str(line_id)
         if isinstance(choice, Choice):
             parsed[line_id] = choice
         elif isinstance(choice, str) and choice in Choice._value2member_map_:
             parsed[line_id] = Choice(choice)
         else:
-            raise InvalidInput(f"Invalid choice {choice!r} for line {line_id!r}.", field="choices")
+            raise InvalidInput(
+                f"Invalid choice {_brief(choice)} for line {_brief(line_id)}.", field="choices"
+            )
     parsed_versions: dict[str, int] = {}
     if versions is not None:
         if not isinstance(versions, Mapping):
@@ -87,13 +97,15 @@ def parse_choices(choices: object, versions: object) -> tuple[dict[str, Choice],
             raise InvalidInput("Too many versions for one screen.", field="versions")
         for line_id, version in _items(versions, "versions"):
             if not isinstance(line_id, str):
-                raise InvalidInput(f"Invalid line id {line_id!r} in versions.", field="versions")
+                raise InvalidInput(
+                    f"Invalid line id {_brief(line_id)} in versions.", field="versions"
+                )
             line_id = plain_str(line_id)  # compare as a plain str, whatever its class says
             if isinstance(version, bool) or not isinstance(version, int):
-                raise InvalidInput(f"Invalid version {version!r}.", field="versions")
+                raise InvalidInput(f"Invalid version {_brief(version)}.", field="versions")
             version = plain_int(version)
             if version < 1:
-                raise InvalidInput(f"Invalid version {version!r}.", field="versions")
+                raise InvalidInput(f"Invalid version {_brief(version)}.", field="versions")
             # A screen posts back every version it showed; only the named lines count.
             if line_id not in parsed:
                 continue

@@ -124,21 +124,32 @@ class InvalidInput(TorimatomeError, ValueError):
 
 
 class InvalidTransition(TorimatomeError):
-    """The line's current state does not allow this act (the lifecycle's '—' cells)."""
+    """The line's current state does not allow this act (the lifecycle's '—' cells).
+
+    ``line_id``/``status`` name the first such line; ``lines`` maps every line of the call
+    that could not take the act to its state (``record_order`` checks them all first).
+    """
 
     code = "invalid_transition"
     default_en = "This action is not possible in the line's current state."
     default_ja = "現在の状態ではこの操作はできません"
 
-    def __init__(self, line_id: str, status: str, act: str) -> None:
+    def __init__(
+        self, line_id: str, status: str, act: str, *, lines: Mapping[str, str] | None = None
+    ) -> None:
         done = ACT_DONE_EN.get(act, act)
+        self.lines: dict[str, str] = dict(lines or {line_id: status})
+        others = len(self.lines) - 1
+        more_en = f" (and {others} more line{'s' if others > 1 else ''})" if others else ""
+        more_ja = f"（ほか{others}点）" if others else ""
         super().__init__(
-            f"Line {line_id!r} is {status.replace('_', ' ')}; it cannot be {done}.",
+            f"Line {line_id!r} is {status.replace('_', ' ')}; it cannot be {done}{more_en}.",
             ja=f"この商品は現在「{STATUS_JA.get(status, status)}」のため、"
-            f"{ACT_JA.get(act, act)}できません（{line_id}）",
+            f"{ACT_JA.get(act, act)}はできません{more_ja}（{line_id}）",
             line_id=line_id,
             status=status,
             act=act,
+            lines=self.lines,
         )
         self.line_id = line_id
         self.status = status
