@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from .adapters import builtin
 from .adapters.credentials import ScryptHasher, SecretsGenerator, random_id
 from .application.app import App
+from .application.core import checked_instant
 from .application.plugins import StorageBackends, build_plugin_manager
 from .domain.errors import ConfigurationError, TorimatomeError
 from .domain.features import FeatureSpec, RestrictionMatrix
@@ -27,8 +27,7 @@ def _check_clock(clock: object) -> None:
         now = clock()
     except Exception as exc:
         raise ConfigurationError(f"The clock failed: {exc!r}") from exc
-    if not isinstance(now, dt.datetime) or now.tzinfo is None or now.utcoffset() is None:
-        raise ConfigurationError(f"The clock must return an aware datetime, not {now!r}.")
+    checked_instant(now)
 
 
 @contextmanager

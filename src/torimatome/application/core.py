@@ -40,7 +40,26 @@ log = logging.getLogger("torimatome")
 T = TypeVar("T")
 
 
-__all__ = ["Service", "with_current_names"]
+__all__ = ["Service", "checked_instant", "with_current_names"]
+
+
+# Instants a clock may give: with room on both sides for every window and filter computed
+# from them (15 months back, ten years ahead).
+_EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_LATEST = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
+
+
+def checked_instant(value: object) -> dt.datetime:
+    """A clock's answer as an aware UTC instant, or ConfigurationError."""
+    if not isinstance(value, dt.datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise ConfigurationError(f"The clock must return an aware datetime, not {value!r}.")
+    try:
+        instant = value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ConfigurationError(f"The clock's time is out of range: {value!r}.") from None
+    if not _EARLIEST <= instant < _LATEST:
+        raise ConfigurationError(f"The clock's time is out of range: {value!r}.")
+    return instant
 
 
 class Service:
@@ -73,10 +92,7 @@ class Service:
 
     def now(self) -> dt.datetime:
         """The app's clock, as an aware UTC instant."""
-        value = self._clock()
-        if not isinstance(value, dt.datetime) or value.tzinfo is None:
-            raise ConfigurationError("The clock must return an aware datetime.")
-        return value.astimezone(dt.UTC)
+        return checked_instant(self._clock())
 
     @contextmanager
     def _unit(self, *, write: bool = True) -> Iterator[UnitOfWork]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
@@ -14,6 +15,8 @@ from ..ports.storage import OutboxMail, PurgeCounts
 from .core import Service
 
 __all__ = ["Jobs"]
+
+log = logging.getLogger("torimatome")
 
 # Mails claimed per transaction: small, so a claim is fresh when its mail is sent.
 _CLAIM_CHUNK = 20
@@ -31,20 +34,24 @@ class Jobs(Service):
         totals = {field.name: 0 for field in attrs.fields(PurgeCounts)}
         with self._unit(write=False) as uow:
             account_ids = uow.accounts.all_ids()
+        windows: list[dt.datetime] = []
         for account_id in account_ids:
             with self._unit(write=not dry_run) as uow:
                 account = uow.accounts.get(account_id)
                 if account is None:
                     continue
                 before = self._visible_since(account, now)
+                windows.append(before)
                 counts = uow.requests.purge(account.id, before, dry_run=dry_run)
             for name in totals:
                 totals[name] += getattr(counts, name)
         if not dry_run:
-            # Expired idempotency keys hold copies of what they answered: they go too.
-            ttl = dt.timedelta(seconds=self.config.idempotency_ttl_seconds)
+            # Idempotency keys hold copies of what they answered: expired ones go, and so does
+            # every key older than the newest retention window, whose request may be gone.
+            cutoff = now - dt.timedelta(seconds=self.config.idempotency_ttl_seconds)
+            cutoff = max([cutoff, *windows])
             with self._unit() as uow:
-                uow.idempotency.purge(now - ttl)
+                uow.idempotency.purge(cutoff)
         return PurgeReport(dry_run=dry_run, **totals)
 
     def deliver_mail(self) -> DeliveryReport:
@@ -52,8 +59,9 @@ class Jobs(Service):
         transport trouble. A failed send is retried later with capped exponential backoff.
 
         Mails are claimed a few at a time (their next attempt moved ``mail_claim_seconds``
-        ahead) before they are sent, so deliverers running side by side, in threads or
-        processes, never pick the same mail while its claim holds.
+        ahead), and each claim is renewed just before its mail is sent, so deliverers running
+        side by side, in threads or processes, never pick the same mail unless one send alone
+        outlasts a whole claim period.
         """
         if not self.pm.hook.torimatome_send_mail.get_hookimpls():
             with self._unit(write=False) as uow:
@@ -67,7 +75,10 @@ class Jobs(Service):
             if not claimed:
                 break
             budget -= len(claimed)
-            for mail, claim in claimed:
+            for mail, chunk_claim in claimed:
+                claim = self._renew(mail, chunk_claim)
+                if claim is None:
+                    continue  # another deliverer took it over after our claim ran out
                 error = self._send(mail)
                 if error is None:
                     sent += 1
@@ -89,15 +100,31 @@ class Jobs(Service):
                 uow.outbox.claim(mail.id, until)
         return [(mail, until) for mail in due]
 
+    def _renew(self, mail: OutboxMail, claim: dt.datetime) -> dt.datetime | None:
+        """Just before sending, renew our claim on the mail for a whole claim period (compare
+        and set in one unit), or give up if another deliverer holds it now."""
+        with self._unit() as uow:
+            current = uow.outbox.get(mail.id)
+            if current is None or current.sent_at is not None or current.next_attempt_at != claim:
+                return None
+            renewed = self.now() + dt.timedelta(seconds=self.config.mail_claim_seconds)
+            uow.outbox.claim(mail.id, renewed)
+        return renewed
+
     def _send(self, mail: OutboxMail) -> str | None:
         """Hand one mail to the transport; the error text, or None once it confirmed."""
         message = message_from_bytes(mail.raw, _class=EmailMessage, policy=policy.default)
         try:
-            if self.pm.hook.torimatome_send_mail(message=message) is True:
-                return None
-            return "the transport did not confirm the mail"
+            answer = self.pm.hook.torimatome_send_mail(message=message)
         except Exception as exc:
             return f"{type(exc).__name__}: {exc}"
+        if answer is True:
+            return None
+        if answer not in (None, False):
+            # smtplib's send_message returns {} on success: a transport passing that on would
+            # have its mails sent again and again, so say loudly what came back.
+            log.warning("torimatome_send_mail returned %r; only True confirms a mail", answer)
+        return f"the transport did not confirm the mail (it returned {answer!r})"
 
     def _settle(self, mail: OutboxMail, claim: dt.datetime, error: str | None) -> None:
         with self._unit() as uow:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import logging
+import re
 from collections.abc import Callable, Iterable, Sequence
+from email import message_from_bytes, policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -75,7 +77,7 @@ class Mailer:
                     account_id=base.account.id,
                     event=base.event,
                     recipient=user.email,
-                    subject=str(message["Subject"]),
+                    subject=str(message["Subject"] or ""),
                     raw=message.as_bytes(),
                     created_at=now,
                     request_id=base.request.id if base.request else None,
@@ -141,10 +143,15 @@ class Mailer:
                 message["Date"] = format_datetime(ctx.at)
         except (ValueError, TypeError) as exc:
             raise MailError(f"A mail header could not be set: {exc}") from exc
-        for name, value in message.items():
-            if "\r" in str(value) or "\n" in str(value):
-                raise MailError(f"The mail header {name} contains a line break.")
-        _check_recipients(message, recipient)
+        try:
+            _check_as_sent(message, recipient)
+        except MailError:
+            if message["To"] is None or recipient.email not in str(message["To"]):
+                raise
+            # A display name the mail library renders ambiguously (an encoded word, say):
+            # address the recipient by their bare address rather than risk another reading.
+            message.replace_header("To", recipient.email)
+            _check_as_sent(message, recipient)
         return message
 
     @staticmethod
@@ -160,6 +167,9 @@ class Mailer:
         lines = [f"{recipient.display_name} 様" if ja else f"Dear {recipient.display_name},", ""]
         lines.append(INTRO[key])
         lines.extend(self._details(ctx, ja))
+        if ctx.event == "user_registered":
+            # The login ID, never the password: that one is handed over in person.
+            lines += ["", f"{'ログインID' if ja else 'Login ID'}: {recipient.login_id}"]
         if ctx.url:
             lines += ["", ctx.url]
         lines += ["", "-- ", ctx.account.name]
@@ -208,12 +218,29 @@ class Mailer:
         return out
 
 
-def _check_recipients(message: EmailMessage, recipient: User) -> None:
+_FIELD_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322 ftext: printable ASCII but the colon
+_ADDRESSING = ("cc", "bcc", "resent-")
+
+
+def _check_as_sent(message: EmailMessage, recipient: User) -> None:
     """torimatome chose the recipient at commit: a template may word the mail, not re-address
-    it (a copied To header, or a Cc/Bcc, would send one account's mail to another's people)."""
-    if message["Cc"] is not None or message["Bcc"] is not None:
-        raise MailError("A composed mail may not carry Cc or Bcc.")
-    addresses = [address.addr_spec.lower() for address in message["To"].addresses]
+    it. The check reads the mail back from its bytes, as a transport will, so nothing the mail
+    library renders differently (an encoded word in a name, a header name with a line break)
+    slips past it."""
+    try:
+        raw = message.as_bytes()
+        sent = message_from_bytes(raw, _class=EmailMessage, policy=policy.default)
+    except Exception as exc:
+        raise MailError(f"The mail could not be serialised: {exc!r}") from exc
+    if message.defects or sent.defects:
+        raise MailError(f"The mail is malformed: {message.defects or sent.defects}.")
+    for name, value in message.items():
+        if not _FIELD_NAME.fullmatch(name) or "\r" in str(value) or "\n" in str(value):
+            raise MailError(f"The mail header {name!r} is malformed.")
+    names = [name.lower() for name in sent]  # a message iterates its header names
+    if any(name.startswith(_ADDRESSING) for name in names) or names.count("to") != 1:
+        raise MailError("A composed mail must have one To and no Cc, Bcc or Resent- headers.")
+    addresses = [address.addr_spec.lower() for address in sent["To"].addresses]
     if addresses != [recipient.email.lower()]:
         raise MailError(
             f"A composed mail must be addressed to its recipient only, not {addresses}."

@@ -62,26 +62,34 @@ def build_plugin_manager(
 def _check_plugin(pm: pluggy.PluginManager, plugin: object) -> None:
     """Register one explicit plugin, turning the usual wiring mistakes into clear errors now
     rather than a silent no-op or a TypeError at the first hook call."""
+    if plugin is None or isinstance(plugin, int | float | str | bytes):
+        raise ConfigurationError(f"{plugin!r} is not a plugin: pass objects or modules.")
     if inspect.isclass(plugin):
         raise ConfigurationError(
             f"Plugin {plugin.__name__} is a class; pass an instance: {plugin.__name__}()."
         )
     try:
         pm.register(plugin)
-    except (ValueError, pluggy.PluginValidationError) as exc:
+        unmarked = [
+            name
+            for name in dir(plugin)
+            if name.startswith(f"{PROJECT}_")
+            and callable(getattr(plugin, name, None))
+            and pm.parse_hookimpl_opts(plugin, name) is None
+        ]
+    except Exception as exc:  # a plugin object that cannot even be inspected
         raise ConfigurationError(f"Cannot register plugin {plugin!r}: {exc}") from exc
-    unmarked = [
-        name
-        for name in dir(plugin)
-        if name.startswith(f"{PROJECT}_")
-        and callable(getattr(plugin, name, None))
-        and pm.parse_hookimpl_opts(plugin, name) is None
-    ]
     if unmarked:
         pm.unregister(plugin)
         raise ConfigurationError(
             f"Plugin {plugin!r} defines {', '.join(unmarked)} without @hookimpl "
             "(from torimatome import hookimpl), so torimatome would never call it."
+        )
+    if not pm.get_hookcallers(plugin):
+        pm.unregister(plugin)
+        raise ConfigurationError(
+            f"{plugin!r} implements no torimatome hook: pass objects or modules whose "
+            "torimatome_* functions carry @hookimpl."
         )
 
 

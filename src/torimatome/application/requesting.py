@@ -51,8 +51,11 @@ class Requesting(Service):
             )
             digest = fingerprint({"lines": checked, "message": text})
             replay = self._replay(uow, user.id, key, "submit_request", digest, OrderRequest, now)
-            if replay is not None:
+            if replay is not None and uow.requests.get(replay.id) is not None:
                 return replay
+            if replay is not None and key is not None:
+                # The request it answered was purged since: the key is free again.
+                uow.idempotency.delete(user.id, key)
             request = self._new_request(uow, account, user, checked, text, key, now)
             self._remember(uow, user.id, key, "submit_request", digest, request, now)
             event = RequestSubmitted(
@@ -107,10 +110,16 @@ class Requesting(Service):
         return request
 
     def copy_request(
-        self, actor: str, request_id: str, *, idempotency_key: str | None = None
+        self,
+        actor: str,
+        request_id: str,
+        *,
+        message: str | None = None,
+        idempotency_key: str | None = None,
     ) -> OrderRequest:
         """File a new request with the lines of one of the actor's own past requests (new ids,
-        new time, every line requested, an empty thread)."""
+        new time, every line requested, an empty thread); its message unless ``message`` is
+        given (the policy may have tightened since)."""
         with self._unit(write=False) as uow:
             user = self._actor(uow, actor, Feature.REQUEST_ORDER)
             _, old = self._request_for(uow, user, request_id, self.now())
@@ -118,7 +127,8 @@ class Requesting(Service):
             NewLine(sku=ln.sku, name=ln.name, quantity=ln.quantity, unit_price=ln.unit_price)
             for ln in old.lines
         ]
-        return self.submit_request(actor, lines, old.message, idempotency_key=idempotency_key)
+        text = old.message if message is None else message
+        return self.submit_request(actor, lines, text, idempotency_key=idempotency_key)
 
     def withdraw(self, actor: str, line_id: str) -> RequestLine:
         """The requester takes back one of their undecided (requested or held) lines."""

@@ -41,7 +41,12 @@ MAX_DATE = dt.date(9998, 12, 31)
 #: Login IDs: 3-64 characters, ASCII letters, digits and ``. _ @ -``, starting with a letter or
 #: digit. ASCII only, so a login ID cannot hide a look-alike or a control character.
 LOGIN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{2,63}")
-_EMAIL_PATTERN = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+# RFC 5322 dot-atom local part: an address a mail header carries unquoted, so the address a
+# transport reads back is exactly the one stored.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_EMAIL_PATTERN = re.compile(
+    rf"(?=[^@]{{1,64}}@){_ATEXT}+(?:\.{_ATEXT}+)*@[A-Za-z0-9](?:[A-Za-z0-9.-]{{0,251}}[A-Za-z0-9])?"
+)
 
 
 def plain_str(value: str) -> str:

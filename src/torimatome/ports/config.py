@@ -44,7 +44,10 @@ def _power_of_two(_: object, attribute: attrs.Attribute[int], value: int) -> Non
 def _event_set(value: object) -> frozenset[str]:
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise ConfigurationError(f"Config.mail_events must be a set of event names, not {value!r}.")
-    names = frozenset(value)
+    try:
+        names = frozenset(value)
+    except TypeError:
+        raise ConfigurationError("Config.mail_events must hold event names (str).") from None
     if not all(isinstance(name, str) for name in names):
         raise ConfigurationError("Config.mail_events must hold event names (str).")
     return names

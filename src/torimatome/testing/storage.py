@@ -508,6 +508,31 @@ class AbstractStorageTests:
         assert ordered.decided_at.utcoffset() == dt.timedelta(0)
         assert (ordered.order_id, ordered.order_status) == ("order-r-1", "出荷準備中")
 
+    def test_lines_keep_their_positions_whatever_their_ids(
+        self, storage: Storage, office: Office
+    ) -> None:
+        # Ids that sort against their positions: ordering by id instead of position shows.
+        base = make_request(statuses=[LineStatus.REQUESTED] * 12)
+        lines = tuple(attrs.evolve(ln, id=f"line-{99 - ln.position:02d}") for ln in base.lines)
+        request = attrs.evolve(base, lines=lines)
+        self._add(storage, request)
+        consolidated = [bump(ln, status=LineStatus.CONSOLIDATED, cart_ref=f"c-{ln.id}")
+                        for ln in lines[:4]]  # fmt: skip
+        with storage.unit_of_work() as uow:
+            uow.requests.update_lines(consolidated)
+        with storage.unit_of_work() as uow:
+            uow.requests.update_lines(
+                [bump(ln, status=LineStatus.ORDERED, order_id="W-1") for ln in consolidated]
+            )
+        with storage.unit_of_work(write=False) as uow:
+            stored = uow.requests.get("r-1")
+            pending = uow.requests.pending_lines("acc-1")
+            ordered = uow.requests.lines_of_order("acc-1", "W-1")
+        assert stored is not None
+        assert [ln.position for ln in stored.lines] == list(range(12))
+        assert [ln.position for ln in pending] == list(range(4, 12))
+        assert [ln.position for ln in ordered] == [0, 1, 2, 3]
+
     def test_a_timestamp_in_another_zone_reads_back_as_the_same_aware_instant(
         self, storage: Storage, office: Office
     ) -> None:
@@ -936,12 +961,18 @@ class AbstractStorageTests:
     def test_purge_leaves_other_accounts_untouched(self, storage: Storage) -> None:
         self._purge_world(storage)
         with storage.unit_of_work() as uow:
-            uow.requests.purge("acc-1", at(100), dry_run=False)
+            # acc-2's own delivered mail of a request already gone: acc-1's purge leaves it.
+            uow.outbox.add(make_mail("mail-foreign-orphan", account_id="acc-2",
+                                     request_id="r-gone", sent_at=at(-1)))  # fmt: skip
+        with storage.unit_of_work() as uow:
+            counts = uow.requests.purge("acc-1", at(100), dry_run=False)
         with storage.unit_of_work(write=False) as uow:
             assert uow.requests.get("r-foreign") is not None
             assert [m.id for m in uow.messages.for_request("r-foreign")] == ["m-foreign"]
             assert uow.outbox.get("mail-foreign") is not None
+            assert uow.outbox.get("mail-foreign-orphan") is not None
             assert uow.accounts.all_ids() == ["acc-1", "acc-2"]
+        assert counts.mails == 2  # acc-1's own delivered mails of closed requests
 
     def test_purge_keeps_closed_requests_submitted_at_or_after_the_cutoff(
         self, storage: Storage
