@@ -1,4 +1,4 @@
-"""Hostile input and edge cases found by attacking the public API; each test guards one class."""
+"""Hostile input and edge cases at the public API; each test guards one class of fault."""
 
 from __future__ import annotations
 

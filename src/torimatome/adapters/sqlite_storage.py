@@ -566,8 +566,7 @@ class _Idempotency(_Repo):
 
 
 class _UnitOfWork:
-    # Annotated with the port's types: the Protocol's attributes are mutable, hence invariant,
-    # so the concrete repository types alone would not satisfy UnitOfWork.
+    # Typed as the port's repositories: callers see only what the port promises.
     def __init__(self, session: _Session) -> None:
         self.accounts: AccountRepository = _Accounts(session)
         self.users: UserRepository = _Users(session)

@@ -1,4 +1,5 @@
-"""A third round of attacks on the public API; each test guards one class of fault."""
+"""Mail as the wire reads it, delivery claims, idempotency keys and wiring at the edges; each
+test guards one class of fault."""
 
 from __future__ import annotations
 

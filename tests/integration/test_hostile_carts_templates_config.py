@@ -1,4 +1,5 @@
-"""A second round of attacks on the public API; each test guards one class of fault."""
+"""Hostile carts, mail templates, configuration and caller objects; each test guards one class
+of fault."""
 
 from __future__ import annotations
 
