@@ -12,6 +12,7 @@ from ._open import open
 from .adapters.mail_transports import ConsoleMailTransport, MemoryMailTransport
 from .adapters.memory_cart import CartItem, MemoryCart
 from .application.app import App
+from .application.plugins import PluginInfo
 from .domain.accounts import Account, AccountSettings
 from .domain.cart import CartEntry, CartRef, PriceChange
 from .domain.decide import Choice
@@ -99,6 +100,7 @@ __all__ = [
     "OrderRequest",
     "Page",
     "PendingGroup",
+    "PluginInfo",
     "PriceChange",
     "PurgeReport",
     "Registration",

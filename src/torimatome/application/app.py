@@ -12,6 +12,7 @@ from typing import Any
 from .accounts import Accounts
 from .consolidation import Consolidation
 from .jobs import Jobs
+from .plugins import PluginInfo
 from .requesting import Requesting
 from .views import Views
 
@@ -28,6 +29,11 @@ class App(Accounts, Requesting, Consolidation, Views, Jobs):
     #: The reference memory cart (a ``MemoryCart``) that answers when no plugin's cart does;
     #: set by :func:`torimatome.open` (the application layer does not import adapters).
     default_cart: Any = None
+
+    def plugins(self) -> list[PluginInfo]:
+        """Every plugin of this application (name, source, version, distribution, hooks), in
+        the order a single-answer hook asks them: ``open()`` plugins, entry points, built-ins."""
+        return self.pm.describe()
 
     def close(self) -> None:
         """Release the storage (connections, files)."""

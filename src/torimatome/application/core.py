@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import attrs
-import pluggy
 
 from ..domain import dates
 from ..domain.accounts import Account
@@ -35,6 +34,7 @@ from ..ports.credentials import IdGenerator, PasswordHasher, SecretGenerator
 from ..ports.storage import IdempotencyRecord, Storage, UnitOfWork
 from .codec import converter
 from .mailer import Mailer
+from .plugins import PluginManager
 
 log = logging.getLogger("torimatome")
 T = TypeVar("T")
@@ -69,7 +69,7 @@ class Service:
         self,
         *,
         storage: Storage,
-        plugin_manager: pluggy.PluginManager,
+        plugin_manager: PluginManager,
         clock: Clock,
         config: Config,
         hasher: PasswordHasher,

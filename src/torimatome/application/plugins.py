@@ -1,18 +1,23 @@
 """Building the plugin manager and the storage registry, per application, never at import.
 
-Load order (as pytest and tox do it): plugins passed to ``open(plugins=...)`` → entry points of
-the group ``torimatome`` (minus those named in ``TORIMATOME_DISABLE_PLUGINS``) → the built-in
-adapters → ``check_pending()``, so a misspelt hook name fails loudly instead of never running.
+Who answers first (as in pytest and tox): plugins passed to ``open(plugins=...)``, in the order
+listed → entry points of the group ``torimatome`` (minus those named in
+``TORIMATOME_DISABLE_PLUGINS``), by name → the built-in adapters (all ``trylast``). Then
+``check_pending()``, so a misspelt hook name fails loudly instead of never running.
+``TORIMATOME_TRACE_PLUGINS=1`` prints every hook call to stderr.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import inspect
 import os
 import re
 import sys
 from collections.abc import Iterable
+from types import ModuleType
 
+import attrs
 import pluggy
 
 from ..domain.errors import ConfigurationError
@@ -21,61 +26,163 @@ from ..ports.config import Config
 from ..ports.hookspecs import PROJECT, StorageFactory
 from ..ports.storage import Storage
 
-__all__ = ["StorageBackends", "build_plugin_manager"]
+__all__ = [
+    "DISABLE_ENV",
+    "TRACE_ENV",
+    "PluginInfo",
+    "PluginManager",
+    "StorageBackends",
+    "build_plugin_manager",
+]
 
 DISABLE_ENV = "TORIMATOME_DISABLE_PLUGINS"
-#: RFC 3986's scheme syntax, lower case (schemes are matched case-insensitively).
-_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*", re.IGNORECASE)
 TRACE_ENV = "TORIMATOME_TRACE_PLUGINS"
+#: RFC 3986's scheme syntax (schemes are matched case-insensitively).
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*", re.IGNORECASE)
+
+EXPLICIT = "open()"
+ENTRY_POINT = "entry point"
+BUILTIN = "built-in"
 
 
-def build_plugin_manager(
-    plugins: Iterable[object], builtins: Iterable[object]
-) -> pluggy.PluginManager:
-    """A fresh manager with ``plugins`` first, entry points next, ``builtins`` last.
+@attrs.frozen
+class PluginInfo:
+    """One plugin of an application, as :meth:`App.plugins` reports it.
 
-    pluggy calls the most recently registered implementation first, so ``plugins`` are
-    registered in reverse: the first plugin listed is the first asked.
+    ``source`` is ``"open()"`` (passed to ``torimatome.open``), ``"entry point"`` (installed:
+    ``distribution`` names the package) or ``"built-in"``; ``hooks`` lists the hooks it
+    implements. Plugins are listed in the order they are asked.
     """
-    pm = pluggy.PluginManager(PROJECT)
-    pm.add_hookspecs(hookspecs)
-    for plugin in reversed(list(plugins)):
-        if pm.is_registered(plugin):
-            continue
-        _check_plugin(pm, plugin)
-    blocked = {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
-    for name in blocked:
-        pm.set_blocked(name)
-    pm.load_setuptools_entrypoints(PROJECT)
+
+    name: str
+    source: str
+    version: str | None
+    distribution: str | None
+    hooks: tuple[str, ...]
+
+
+@attrs.frozen
+class _Origin:
+    source: str
+    distribution: str | None = None
+    version: str | None = None
+
+
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager, remembering where each plugin came from."""
+
+    def __init__(self) -> None:
+        super().__init__(PROJECT)
+        self.add_hookspecs(hookspecs)
+        self.origins: dict[str, _Origin] = {}
+
+    def describe(self) -> list[PluginInfo]:
+        """Every plugin, in the order a ``firstresult`` hook would ask them."""
+        rank = {EXPLICIT: 0, ENTRY_POINT: 1, BUILTIN: 2}
+        # pluggy asks the plugin registered last first: list in reverse registration order.
+        named = list(reversed(self.list_name_plugin()))
+        infos = []
+        for name, plugin in named:
+            if plugin is None:  # blocked
+                continue
+            origin = self.origins.get(name, _Origin(EXPLICIT))
+            hooks = tuple(sorted(caller.name for caller in self.get_hookcallers(plugin) or ()))
+            version = origin.version or _version_of(plugin)
+            infos.append(PluginInfo(name, origin.source, version, origin.distribution, hooks))
+        return sorted(infos, key=lambda info: rank[info.source])
+
+
+def build_plugin_manager(plugins: Iterable[object], builtins: Iterable[object]) -> PluginManager:
+    """A fresh manager: ``plugins`` answer first (in order), entry points next, ``builtins``
+    last; a hook implementation that matches no spec is a :class:`ConfigurationError`."""
+    pm = PluginManager()
+    # pluggy asks the most recently registered implementation first, so register in the
+    # reverse of the order of precedence.
     for plugin in reversed(list(builtins)):
-        pm.register(plugin)
+        name = _canonical_name(plugin)
+        pm.register(plugin, name=name)
+        pm.origins[name] = _Origin(BUILTIN, "torimatome", _torimatome_version())
+    for name, plugin, origin in reversed(_entry_point_plugins()):
+        pm.register(plugin, name=name)
+        pm.origins[name] = origin
+    explicit = _named(list(plugins), taken={n for n, _ in pm.list_name_plugin()})
+    for name, plugin in reversed(explicit):
+        if pm.is_registered(plugin):
+            continue  # also installed as an entry point: keep that registration
+        _register_explicit(pm, name, plugin)
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise ConfigurationError(f"A plugin implements an unknown hook: {exc}") from exc
     if os.environ.get(TRACE_ENV):
-        pm.trace.root.setwriter(lambda text: sys.stderr.write(text))
+        pm.trace.root.setwriter(sys.stderr.write)
         pm.enable_tracing()
     return pm
 
 
-def _check_plugin(pm: pluggy.PluginManager, plugin: object) -> None:
-    """Register one explicit plugin, turning the usual wiring mistakes into clear errors now
-    rather than a silent no-op or a TypeError at the first hook call."""
-    if plugin is None or isinstance(plugin, int | float | str | bytes):
-        raise ConfigurationError(f"{plugin!r} is not a plugin: pass objects or modules.")
-    if inspect.isclass(plugin):
-        raise ConfigurationError(
-            f"Plugin {plugin.__name__} is a class; pass an instance: {plugin.__name__}()."
-        )
+def _blocked() -> set[str]:
+    return {n.strip().lower() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
+
+
+def _entry_point_plugins() -> list[tuple[str, object, _Origin]]:
+    """The installed plugins, sorted by entry-point name; a blocked name (the entry point's or
+    its distribution's) is skipped, and a plugin that fails to import is a clear error."""
+    blocked = _blocked()
+    found: dict[str, tuple[str, object, _Origin]] = {}
+    for dist in importlib.metadata.distributions():
+        dist_name = dist.metadata["Name"] or ""
+        for ep in dist.entry_points:
+            if ep.group != PROJECT or ep.name in found:
+                continue  # a distribution seen twice on sys.path: the first copy wins
+            if ep.name.lower() in blocked or dist_name.lower() in blocked:
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                raise ConfigurationError(
+                    f"The installed torimatome plugin {ep.name!r} ({dist_name} {dist.version}) "
+                    f"failed to load: {exc!r}. Set {DISABLE_ENV}={ep.name} to skip it."
+                ) from exc
+            if inspect.isclass(plugin):
+                raise ConfigurationError(
+                    f"The entry point {ep.name!r} of {dist_name} names a class; it must name "
+                    "a module or an object."
+                )
+            found[ep.name] = (ep.name, plugin, _Origin(ENTRY_POINT, dist_name, dist.version))
+    return [found[name] for name in sorted(found)]
+
+
+def _named(plugins: list[object], taken: set[str]) -> list[tuple[str, object]]:
+    """Each plugin with a readable, unique name (``module.Class``, then ``#2``, ``#3``…)."""
+    named = []
+    for plugin in plugins:
+        if plugin is None or isinstance(plugin, int | float | str | bytes):
+            raise ConfigurationError(f"{plugin!r} is not a plugin: pass objects or modules.")
+        if inspect.isclass(plugin):
+            raise ConfigurationError(
+                f"Plugin {plugin.__name__} is a class; pass an instance: {plugin.__name__}()."
+            )
+        base = _canonical_name(plugin)
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            name = f"{base}#{n}"
+        taken.add(name)
+        named.append((name, plugin))
+    return named
+
+
+def _register_explicit(pm: PluginManager, name: str, plugin: object) -> None:
+    """Register one plugin passed to ``open()``, turning the usual wiring mistakes into clear
+    errors now rather than a silent no-op or a TypeError at the first hook call."""
     try:
-        pm.register(plugin)
+        pm.register(plugin, name=name)
         unmarked = [
-            name
-            for name in dir(plugin)
-            if name.startswith(f"{PROJECT}_")
-            and callable(getattr(plugin, name, None))
-            and pm.parse_hookimpl_opts(plugin, name) is None
+            attr
+            for attr in dir(plugin)
+            if attr.startswith(f"{PROJECT}_")
+            and callable(getattr(plugin, attr, None))
+            and pm.parse_hookimpl_opts(plugin, attr) is None
         ]
     except Exception as exc:  # a plugin object that cannot even be inspected
         raise ConfigurationError(f"Cannot register plugin {plugin!r}: {exc}") from exc
@@ -91,27 +198,59 @@ def _check_plugin(pm: pluggy.PluginManager, plugin: object) -> None:
             f"{plugin!r} implements no torimatome hook: pass objects or modules whose "
             "torimatome_* functions carry @hookimpl."
         )
+    pm.origins[name] = _Origin(EXPLICIT)
+
+
+def _canonical_name(plugin: object) -> str:
+    if isinstance(plugin, ModuleType):
+        return plugin.__name__
+    kind = type(plugin)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _version_of(plugin: object) -> str | None:
+    """A plugin's version: its own ``__version__``, or its top-level package's."""
+    version = getattr(plugin, "__version__", None)
+    if isinstance(version, str):
+        return version
+    module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__module__
+    top = sys.modules.get(module.partition(".")[0])
+    version = getattr(top, "__version__", None)
+    return version if isinstance(version, str) else None
+
+
+def _torimatome_version() -> str | None:
+    try:
+        return importlib.metadata.version("torimatome")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree
+        return None
 
 
 class StorageBackends:
-    """The registry handed to ``torimatome_register_storage``: schemes to factories."""
+    """The registry handed to ``torimatome_register_storage``: URL schemes to factories."""
 
     def __init__(self) -> None:
         self._factories: dict[str, StorageFactory] = {}
 
     def add(self, scheme: str, factory: StorageFactory) -> None:
-        """Offer ``factory`` for ``scheme://`` URLs; the first offer of a scheme wins."""
-        if not isinstance(scheme, str) or (not scheme.isidentifier() and "-" not in scheme):
-            raise ConfigurationError(f"Invalid storage scheme {scheme!r}.")
+        """Offer ``factory`` for ``scheme://`` URLs; the first offer of a scheme wins, so the
+        plugin asked first (a shop's own) can replace a built-in backend."""
+        if not isinstance(scheme, str) or not _SCHEME.fullmatch(scheme):
+            raise ConfigurationError(
+                f"Invalid storage scheme {scheme!r}: letters, digits, '+', '-' and '.', "
+                "starting with a letter."
+            )
         if not callable(factory):
             raise ConfigurationError(f"Storage factory for {scheme!r} is not callable.")
         self._factories.setdefault(scheme.lower(), factory)
 
     @property
     def schemes(self) -> list[str]:
+        """The known schemes, sorted."""
         return sorted(self._factories)
 
     def open(self, url: str, config: Config) -> Storage:
+        """Build the storage for ``url`` with its scheme's factory."""
         scheme, sep, _ = url.partition("://")
         if not sep:
             raise ConfigurationError(
@@ -121,5 +260,6 @@ class StorageBackends:
         if factory is None:
             raise ConfigurationError(
                 f"Unknown storage scheme {scheme!r}; known schemes: {', '.join(self.schemes)}."
+                " A plugin adds one through torimatome_register_storage."
             )
         return factory(url, config)
