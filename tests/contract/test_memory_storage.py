@@ -8,7 +8,10 @@ from torimatome.adapters.memory_storage import MemoryStorage
 from torimatome.testing import AbstractStorageTests
 
 
+@pytest.fixture
+def storage() -> MemoryStorage:
+    return MemoryStorage()
+
+
 class TestMemoryStorage(AbstractStorageTests):
-    @pytest.fixture
-    def storage(self) -> MemoryStorage:
-        return MemoryStorage()
+    pass

@@ -11,9 +11,12 @@ from torimatome.adapters.sqlite_storage import SqliteStorage
 from torimatome.testing import AbstractStorageTests
 
 
+@pytest.fixture
+def storage(tmp_path: Path) -> Iterator[SqliteStorage]:
+    storage = SqliteStorage(str(tmp_path / "torimatome.sqlite3"))
+    yield storage
+    storage.close()
+
+
 class TestSqliteStorage(AbstractStorageTests):
-    @pytest.fixture
-    def storage(self, tmp_path: Path) -> Iterator[SqliteStorage]:
-        storage = SqliteStorage(str(tmp_path / "torimatome.sqlite3"))
-        yield storage
-        storage.close()
+    pass

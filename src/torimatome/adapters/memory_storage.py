@@ -29,9 +29,29 @@ from ..ports.storage import (
     RequestQuery,
 )
 
-__all__ = ["MemoryStorage"]
+__all__ = ["DELETED", "Change", "MemoryStorage"]
 
 _MISSING = object()
+
+
+class _Deleted:
+    def __repr__(self) -> str:
+        return "DELETED"
+
+
+#: The value of a :class:`Change` that removed its key.
+DELETED: Any = _Deleted()
+
+
+@attrs.frozen
+class Change:
+    """One net change of a committed unit of work: ``table``'s ``key`` now holds ``value`` (or
+    was removed: ``value is DELETED``). Tables are named as ``CHANGE_TABLES`` in
+    :mod:`torimatome.adapters.change_codec` lists them."""
+
+    table: str
+    key: Any
+    value: Any
 
 
 class _Tables:
@@ -48,22 +68,33 @@ class _Tables:
         self.outbox: dict[str, OutboxMail] = {}
         self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
 
+    def names(self) -> dict[int, str]:
+        """Each table's name by the table's identity, for the change feed."""
+        return {id(table): name for name, table in vars(self).items()}
+
 
 class _Journal:
-    """Undo entries recorded by every write, replayed backwards on rollback."""
+    """Undo entries recorded by every write, replayed backwards on rollback; with ``names``,
+    also the unit's net changes (table, key, new value or ``DELETED``) for the change feed."""
 
-    def __init__(self) -> None:
+    def __init__(self, names: dict[int, str] | None = None) -> None:
         self.entries: list[Callable[[], None]] = []
         self.open = True
+        self._names = names
+        self.changes: dict[tuple[str, Any], Any] = {}
 
     def set(self, table: dict[Any, Any], key: Any, value: Any) -> None:
         old = table.get(key, _MISSING)
         self.entries.append(lambda: _restore(table, key, old))
         table[key] = value
+        if self._names is not None:
+            self.changes[(self._names[id(table)], key)] = value
 
     def delete(self, table: dict[Any, Any], key: Any) -> None:
         old = table.pop(key, _MISSING)
         self.entries.append(lambda: _restore(table, key, old))
+        if self._names is not None:
+            self.changes[(self._names[id(table)], key)] = DELETED
 
     def append(self, table: dict[Any, list[Any]], key: Any, item: Any) -> None:
         items = table.get(key)
@@ -73,6 +104,7 @@ class _Journal:
         for undo in reversed(self.entries):
             undo()
         self.entries.clear()
+        self.changes.clear()
 
 
 def _restore(table: dict[Any, Any], key: Any, old: Any) -> None:
@@ -436,10 +468,18 @@ class _UnitOfWork:
 
 
 class MemoryStorage:
-    """Storage in this process's memory; ``memory://`` URLs open a fresh one each time."""
+    """Storage in this process's memory; ``memory://`` URLs open a fresh one each time.
 
-    def __init__(self) -> None:
+    ``on_commit``, when given, receives the net :class:`Change` list of every write unit of
+    work just before it commits; if it raises, the unit rolls back and the caller gets a
+    :class:`StorageError`. With :meth:`replay` that is enough to make a durable backend of it
+    (a journal file, a replica); ``torimatome.adapters.change_codec`` turns changes into JSON.
+    """
+
+    def __init__(self, *, on_commit: Callable[[list[Change]], None] | None = None) -> None:
         self._tables = _Tables()
+        self._names = self._tables.names()
+        self._on_commit = on_commit
         self._lock = threading.Lock()
         self._closed = False
         self._owner: int | None = None
@@ -456,15 +496,34 @@ class MemoryStorage:
             raise StorageError("Units of work do not nest.")
         with self._lock:
             self._owner = threading.get_ident()
-            journal = _Journal()
+            journal = _Journal(self._names if self._on_commit is not None else None)
             try:
                 yield _UnitOfWork(self._tables, journal, write)
+                if journal.changes and self._on_commit is not None:
+                    changes = [Change(t, k, v) for (t, k), v in journal.changes.items()]
+                    try:
+                        self._on_commit(changes)
+                    except Exception as exc:
+                        raise StorageError(f"The commit hook failed: {exc!r}") from exc
             except BaseException:
                 journal.rollback()
                 raise
             finally:
                 journal.open = False
                 self._owner = None
+
+    def replay(self, changes: Sequence[Change]) -> None:
+        """Apply changes a previous ``on_commit`` received, in order (at start-up, before any
+        unit of work); ``on_commit`` is not called for them."""
+        with self._lock:
+            for change in changes:
+                table = getattr(self._tables, change.table, None)
+                if not isinstance(table, dict):
+                    raise StorageError(f"Unknown table {change.table!r} in a change.")
+                if change.value is DELETED:
+                    table.pop(change.key, None)
+                else:
+                    table[change.key] = change.value
 
     def close(self) -> None:
         self._closed = True

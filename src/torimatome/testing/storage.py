@@ -1,17 +1,19 @@
 """The storage conformance suite: every storage backend passes it, built-in or plugin.
 
-Subclass :class:`AbstractStorageTests` in a test module and provide a ``storage`` fixture that
-yields a fresh, empty storage (and closes it afterwards)::
+Provide a ``storage`` fixture that yields a fresh, empty storage (and closes it afterwards),
+and subclass :class:`AbstractStorageTests` with a body of ``pass``::
 
     import pytest
     from torimatome.testing import AbstractStorageTests
 
+    @pytest.fixture
+    def storage(tmp_path):
+        storage = MyStorage(tmp_path / "db")
+        yield storage
+        storage.close()
+
     class TestMyStorage(AbstractStorageTests):
-        @pytest.fixture
-        def storage(self, tmp_path):
-            storage = MyStorage(tmp_path / "db")
-            yield storage
-            storage.close()
+        pass
 
 The tests cover every behaviour torimatome's application layer relies on, including the parts
 the port's docstrings leave to the reference ``MemoryStorage``. The last one drives the backend
@@ -263,11 +265,12 @@ def _walk(uow: UnitOfWork, query: RequestQuery) -> list[OrderRequest]:
 
 
 class AbstractStorageTests:
-    """Conformance tests of the storage port; subclass and provide a ``storage`` fixture."""
+    """Conformance tests of the storage port.
 
-    @pytest.fixture
-    def storage(self) -> Storage:
-        raise NotImplementedError("subclass and provide a storage fixture")
+    Requires a ``storage`` fixture yielding a fresh, empty storage, defined where pytest finds
+    it (the test module, a ``conftest.py``, or the subclass), so the subclass's body can be
+    ``pass``. pytest reports "fixture 'storage' not found" when there is none.
+    """
 
     @pytest.fixture
     def office(self, storage: Storage) -> Office:
