@@ -10,6 +10,9 @@ import os
 
 from hypothesis import settings
 
+#: pytester runs a shop's test file against the installed pytest plugin.
+pytest_plugins = ["pytester"]
+
 settings.register_profile("dev", settings())
 settings.register_profile("ci", deadline=None, max_examples=100)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))

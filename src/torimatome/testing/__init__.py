@@ -2,11 +2,21 @@
 
 A storage backend (built-in or a plugin's) proves it honours the storage port by subclassing
 :class:`AbstractStorageTests` and providing a ``storage`` fixture; the builders make the domain
-values those tests store, and plugin authors may reuse them in their own tests.
+values those tests store, and plugin authors may reuse them in their own tests. Shops' test
+suites get the doubles below as pytest fixtures (``torimatome_app``...) from
+:mod:`torimatome.testing.pytest_plugin`, loaded automatically through ``pytest11``.
 """
 
 from __future__ import annotations
 
+from .doubles import (
+    CapturedMail,
+    CapturedMessage,
+    FrozenClock,
+    OfficeFactory,
+    RecordingCart,
+    TestOffice,
+)
 from .storage import (
     T0,
     AbstractStorageTests,
@@ -26,6 +36,12 @@ from .storage import (
 __all__ = [
     "T0",
     "AbstractStorageTests",
+    "CapturedMail",
+    "CapturedMessage",
+    "FrozenClock",
+    "OfficeFactory",
+    "RecordingCart",
+    "TestOffice",
     "Office",
     "add_office",
     "at",
