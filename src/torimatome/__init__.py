@@ -11,6 +11,7 @@ messages and look back 15 months. Start with :func:`open`::
 from ._open import open
 from .adapters.mail_transports import ConsoleMailTransport, MemoryMailTransport
 from .adapters.memory_cart import CartItem, MemoryCart
+from .adapters.smtp_transport import SmtpMailTransport
 from .application.app import App
 from .application.plugins import PluginInfo
 from .domain.accounts import Account, AccountSettings
@@ -109,6 +110,7 @@ __all__ = [
     "RequestView",
     "RestrictionMatrix",
     "Role",
+    "SmtpMailTransport",
     "StorageError",
     "TorimatomeError",
     "User",

@@ -146,3 +146,74 @@ def test_a_plugin_registers_a_storage_scheme_and_can_replace_a_built_in_one() ->
     torimatome.open("office-mem://a", plugins=[plugin])
     torimatome.open("memory://", plugins=[plugin])
     assert plugin.opened == ["office-mem://a", "memory://"]
+
+
+class DeliveryWatcher:
+    """Frames each delivery run, as a transport with one connection per run would."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.calls: list[str] = []
+        self.reports: list[torimatome.DeliveryReport] = []
+        self.fail = fail
+
+    @hookimpl
+    def torimatome_delivery_started(self) -> None:
+        self.calls.append("started")
+        if self.fail:
+            raise RuntimeError("monitoring is down")
+
+    @hookimpl
+    def torimatome_send_mail(self, message: Any) -> bool:
+        self.calls.append(f"send {message['To'].addresses[0].addr_spec}")
+        return True
+
+    @hookimpl
+    def torimatome_delivery_finished(self, report: torimatome.DeliveryReport) -> None:
+        self.calls.append("finished")
+        self.reports.append(report)
+        if self.fail:
+            raise RuntimeError("monitoring is down")
+
+
+def test_each_delivery_run_is_framed_by_started_and_finished_with_its_report(
+    storage_url: str,
+) -> None:
+    watcher = DeliveryWatcher()
+    office = make_office(storage_url, plugins=(watcher,))
+    office.app.submit_request(office.sato.id, [_line()])
+    report = office.app.deliver_mail()
+    assert watcher.calls[0] == "started"
+    assert watcher.calls[-1] == "finished"
+    assert sorted(watcher.calls[1:-1]) == ["send boss@example.com", "send sato@example.com"]
+    assert watcher.reports == [report]
+    assert (report.sent, report.pending) == (2, 0)
+    office.app.close()
+
+
+def test_a_failing_delivery_hook_is_logged_and_the_mails_still_go(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    watcher = DeliveryWatcher(fail=True)
+    office = make_office("memory://", plugins=(watcher,))
+    office.app.submit_request(office.sato.id, [_line()])
+    with caplog.at_level(logging.ERROR, logger="torimatome"):
+        report = office.app.deliver_mail()
+    assert report.sent == 2
+    assert "torimatome_delivery_started failed" in caplog.text
+    assert "torimatome_delivery_finished failed" in caplog.text
+
+
+def test_without_a_transport_no_run_starts() -> None:
+    class OnlyFrames:
+        @hookimpl
+        def torimatome_delivery_started(self) -> None:
+            raise AssertionError("no transport, no run")
+
+    app = torimatome.open("memory://", plugins=[OnlyFrames()])
+    assert app.deliver_mail().reason == "no mail transport configured"
+
+
+def _line() -> torimatome.NewLine:
+    from decimal import Decimal
+
+    return torimatome.NewLine(sku="A-1", name="ペン", quantity=1, unit_price=Decimal(100))

@@ -67,6 +67,22 @@ class Jobs(Service):
             with self._unit(write=False) as uow:
                 waiting = uow.outbox.pending_count()
             return DeliveryReport(pending=waiting, reason="no mail transport configured")
+        self._tell("torimatome_delivery_started")
+        report = DeliveryReport(reason="the delivery run failed")
+        try:
+            report = self._deliver_due()
+        finally:
+            self._tell("torimatome_delivery_finished", report=report)
+        return report
+
+    def _tell(self, hook_name: str, **kwargs: object) -> None:
+        """Call a delivery hook; a failing listener is logged, never raised (a cron job)."""
+        try:
+            getattr(self.pm.hook, hook_name)(**kwargs)
+        except Exception:
+            log.exception("%s failed", hook_name)
+
+    def _deliver_due(self) -> DeliveryReport:
         sent = failed = 0
         reasons: list[str] = []
         budget = self.config.mail_batch

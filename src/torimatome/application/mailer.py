@@ -14,6 +14,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from email import message_from_bytes, policy
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -143,6 +144,8 @@ class Mailer:
                 message["Date"] = format_datetime(ctx.at)
         except (ValueError, TypeError) as exc:
             raise MailError(f"A mail header could not be set: {exc}") from exc
+        if self.config.mail_charset == "iso-2022-jp":
+            _headers_in_iso_2022_jp(message)
         try:
             _check_as_sent(message, recipient)
         except MailError:
@@ -216,6 +219,42 @@ class Mailer:
         if ctx.order_id is not None:
             out.append(f"{'注文番号' if ja else 'Order'}: {ctx.order_id}")
         return out
+
+
+def _headers_in_iso_2022_jp(message: EmailMessage) -> None:
+    """Write Subject and the display names of From and To as ISO-2022-JP encoded words, as
+    Japanese mail readers expect; a header with a character ISO-2022-JP cannot carry stays
+    UTF-8. The encoded text is stored raw so the mail library does not re-encode it."""
+    for name in ("Subject", "From", "To"):
+        header = message[name]
+        if header is None or str(header).isascii():
+            continue
+        try:
+            if name == "Subject":
+                value = Header(str(header), "iso-2022-jp", header_name=name).encode()
+            else:
+                value = ", ".join(_iso_2022_jp_address(name, a) for a in header.addresses)
+        except UnicodeEncodeError:
+            continue  # keep the UTF-8 encoded words the mail library writes
+        del message[name]
+        message.set_raw(name, value)
+
+
+def _iso_2022_jp_address(name: str, address: Address) -> str:
+    """One address with its display name as a single ISO-2022-JP encoded word.
+
+    A name too long for one word raises UnicodeEncodeError so the header stays UTF-8: the
+    mail library reads several encoded words in a display name back with spaces between them.
+    """
+    spec = f"<{address.addr_spec}>"
+    if not address.display_name:
+        return spec
+    word = Header(address.display_name, "iso-2022-jp", header_name=name).encode()
+    if "\n" in word:
+        raise UnicodeEncodeError("iso-2022-jp", address.display_name, 0, 1, "name too long")
+    # Within 78 characters a line, or the mail library would fold it again, in UTF-8.
+    fits = len(name) + 2 + len(word) + 1 + len(spec) <= 78
+    return f"{word}{' ' if fits else chr(10) + ' '}{spec}"
 
 
 _FIELD_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322 ftext: printable ASCII but the colon

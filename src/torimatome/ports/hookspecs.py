@@ -16,6 +16,7 @@ import pluggy
 from ..domain.cart import CartEntry, CartRef
 from ..domain.features import FeatureSpec
 from ..domain.users import User
+from ..domain.views import DeliveryReport
 from .config import Config
 from .mail import MailContext
 from .storage import Storage
@@ -96,6 +97,20 @@ def torimatome_compose_mail(
 def torimatome_send_mail(message: EmailMessage) -> bool | None:
     """Deliver one mail (firstresult). Return True once the transport accepted it; None or an
     exception leaves it in the outbox for a later ``deliver_mail()``."""
+
+
+@hookspec
+def torimatome_delivery_started() -> None:
+    """A ``deliver_mail()`` run is about to send its mails (only when a transport is
+    registered): a transport may open one connection for the whole run here, or lazily at the
+    first send. Called in the delivering thread; an exception is logged, never raised."""
+
+
+@hookspec
+def torimatome_delivery_finished(report: DeliveryReport) -> None:
+    """A ``deliver_mail()`` run has finished, with what it did: a transport closes its
+    connection here; monitoring may record the figures. Called in the delivering thread, even
+    when the run failed midway; an exception is logged, never raised."""
 
 
 @hookspec(firstresult=True)
