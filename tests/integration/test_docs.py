@@ -22,6 +22,18 @@ def test_every_python_block_runs(path: Path, capsys: pytest.CaptureFixture[str])
         exec(compile(block, f"{path.name} block {number}", "exec"), namespace)
 
 
+def test_a_block_naming_a_file_of_the_repository_shows_it_as_it_is() -> None:
+    """Blocks fenced as ```python  # path/of/a/file.py are that file, which runs where it is."""
+    for doc in DOCS:
+        for name, source in re.findall(
+            r"```python  # (\S+)\n(.*?)```", doc.read_text("utf-8"), re.S
+        ):
+            path = ROOT / name
+            assert path.exists() or "/" not in name, f"{doc.name} shows a missing {name}"
+            if path.exists():
+                assert source == path.read_text(encoding="utf-8"), f"{doc.name}: {name}"
+
+
 def test_the_matrix_page_shows_the_current_matrix() -> None:
     text = (ROOT / "docs" / "matrix.md").read_text(encoding="utf-8")
     assert matrix_table("ja") in text
