@@ -7,6 +7,7 @@ is down or refuses a recipient leaves the mail in the outbox: never lost, never 
 from __future__ import annotations
 
 import socket
+import ssl
 from collections.abc import Iterator
 from decimal import Decimal
 from email import message_from_bytes, policy
@@ -14,6 +15,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
+import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -246,6 +248,45 @@ def test_a_server_closing_midway_costs_one_mail_a_retry_not_the_run(server: Serv
     assert app.deliver_mail().sent == 1
     assert len(server.mailbox.received) == 4
     _assert_each_mail_once(server)
+
+
+def test_starttls_then_login_over_a_verified_connection() -> None:
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    authority.configure_trust(client_context)
+    logins: list[str] = []
+
+    def authenticator(
+        server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        logins.append(auth_data.login.decode())
+        return AuthResult(success=True)
+
+    server = Server(
+        tls_context=server_context,
+        require_starttls=True,
+        authenticator=authenticator,
+        auth_required=True,
+    )
+    server.start()
+    try:
+        app, _, (_, sato, _) = _office(
+            server.port, starttls=True, ssl_context=client_context, username="shop", password="pw"
+        )
+        _submit(app, sato)
+        assert app.deliver_mail().sent == 2
+        assert logins == ["shop"]
+        # A client that does not trust the server's certificate sends nothing.
+        untrusting, _, (_, sato2, _) = _office(server.port, starttls=True, timeout=5)
+        _submit(untrusting, sato2)
+        report = untrusting.deliver_mail()
+        assert (report.sent, report.pending) == (0, 2)
+        assert "CERTIFICATE_VERIFY_FAILED" in (report.reason or "")
+    finally:
+        server.stop()
+    assert len(server.mailbox.received) == 2
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
