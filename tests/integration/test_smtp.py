@@ -330,6 +330,43 @@ def test_the_transport_refuses_a_mail_without_one_clear_recipient(server: Server
 
 
 @pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("Subject", "注文\nBcc: thief@example.net"),
+        ("Subject", "x\r\nBcc: thief@example.net"),
+        ("Subject", "x\rBcc: thief@example.net"),
+        ("X-Shop\nBcc", "thief@example.net"),
+    ],
+)
+def test_a_header_that_breaks_a_line_is_refused_before_anything_is_sent(
+    server: Server, name: str, value: str
+) -> None:
+    transport = SmtpMailTransport("127.0.0.1", server.port, timeout=10)
+    message = EmailMessage()
+    message["To"] = "a@example.com"
+    message["From"] = "b@example.com"
+    message.set_content("本文")
+    message.set_raw(name, value)  # what a careless template could do
+    with pytest.raises(MailError, match="line break"):
+        transport.torimatome_send_mail(message)
+    assert server.mailbox.received == []
+    assert server.mailbox.connections == 0
+
+
+def test_a_folded_header_is_not_a_line_break(server: Server) -> None:
+    transport = SmtpMailTransport("127.0.0.1", server.port, timeout=10)
+    message = EmailMessage()
+    message["To"] = "a@example.com"
+    message["From"] = "b@example.com"
+    message.set_raw(
+        "Subject", "=?iso-2022-jp?b?GyRCN29MPhsoQg==?=\n =?iso-2022-jp?b?GyRCN29MPhsoQg==?="
+    )
+    message.set_content("本文")
+    assert transport.torimatome_send_mail(message) is True
+    assert server.mailbox.messages()[0]["Subject"] == "件名件名"
+
+
+@pytest.mark.parametrize(
     ("options", "match"),
     [
         ({"host": ""}, "host"),
@@ -356,3 +393,32 @@ def test_clock_is_used_for_retries_not_wall_time(server: Server) -> None:
     assert app.deliver_mail().sent == 0  # not due yet on the app's clock
     clock.advance(seconds=61)
     assert app.deliver_mail().sent == 2
+
+
+def test_deliverers_in_threads_each_use_their_own_connection_and_send_each_mail_once(
+    server: Server,
+) -> None:
+    import threading
+
+    app, _, (_, sato, suzuki) = _office(server.port)
+    for _ in range(15):
+        _submit(app, sato)
+        _submit(app, suzuki)
+    errors: list[BaseException] = []
+
+    def deliver() -> None:
+        try:
+            app.deliver_mail()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=deliver) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert app.deliver_mail().pending == 0
+    assert len(server.mailbox.received) == 60  # 30 requests, two mails each
+    _assert_each_mail_once(server)
+    assert server.mailbox.connections <= 3
