@@ -71,7 +71,7 @@ def open(
         _check_clock(clock)
     if isinstance(plugins, str | bytes) or not isinstance(plugins, Iterable):
         raise ConfigurationError("plugins must be a list of plugin objects or modules.")
-    default_cart = builtin.DefaultCart(durable_storage=not url.startswith("memory://"))
+    default_cart = builtin.DefaultCart(durable_storage=not url.lower().startswith("memory://"))
     pm = build_plugin_manager(list(plugins), [builtin, default_cart])
     default_cart.shadowed = len(pm.hook.torimatome_add_to_cart.get_hookimpls()) > 1
     backends = StorageBackends()

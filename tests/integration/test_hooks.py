@@ -109,6 +109,40 @@ def test_a_failing_listener_is_logged_and_does_not_undo_the_change(
     assert any("request_submitted" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.parametrize("broken_first", [True, False])
+@pytest.mark.parametrize("event_hook", ["torimatome_lines_ordered", "torimatome_lines_decided"])
+def test_a_failing_listener_never_keeps_the_others_from_hearing_the_event(
+    storage_url: str, caplog: pytest.LogCaptureFixture, event_hook: str, broken_first: bool
+) -> None:
+    heard: list[str] = []
+
+    class Broken:
+        pass
+
+    class Listener:
+        pass
+
+    def broken(self: object, event: Any) -> None:
+        raise RuntimeError("search index down")
+
+    def listener(self: object, event: Any) -> None:
+        heard.append(event.name)
+
+    setattr(Broken, event_hook, hookimpl(broken))
+    setattr(Listener, event_hook, hookimpl(listener))
+    plugins = (Broken(), Listener()) if broken_first else (Listener(), Broken())
+    office = make_office(storage_url, plugins=plugins)
+    line = office.request(office.sato).lines[0]
+    with caplog.at_level(logging.ERROR, logger="torimatome"):
+        office.app.decide(office.boss.id, {line.id: Choice.CONSOLIDATE})
+        office.app.record_order(office.boss.id, "W-1", [line.id])
+    assert heard == [event_hook.removeprefix("torimatome_")]
+    assert "search index down" in caplog.text
+    # The cart hears lines_ordered too, whichever listener failed: checkout emptied it.
+    assert office.cart.items(office.account_id) == []
+    office.app.close()
+
+
 class ExtraFeatures:
     @hookimpl
     def torimatome_extra_features(self) -> list[FeatureSpec]:

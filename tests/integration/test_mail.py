@@ -5,6 +5,8 @@ from __future__ import annotations
 import email.policy
 from email.message import EmailMessage
 
+import pytest
+
 from torimatome import Choice, Config, NewUser, hookimpl
 
 from .office import Office, make_office
@@ -190,3 +192,32 @@ def test_mail_is_iso_2022_jp_on_request_with_a_utf8_fallback(storage_url: str) -
     assert {m["Content-Transfer-Encoding"] for m in office.mail.sent[:2]} == {"7bit"}
     assert "utf-8" in charsets[2:]
     assert all(m.get_content() for m in office.mail.sent)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectionError("relay mx\udcff.example"),  # bytes decoded with surrogateescape
+        OSError("line one\r\nline two\x00\x1b[31m"),
+        RuntimeError("x" * 100_000),
+    ],
+    ids=["lone-surrogate", "controls", "huge"],
+)
+def test_any_transport_error_text_is_stored_and_reported_safely(
+    storage_url: str, error: Exception
+) -> None:
+    class Failing:
+        @hookimpl
+        def torimatome_send_mail(self, message: object) -> bool:
+            raise error
+
+    office = make_office(storage_url, plugins=(Failing(),))
+    office.request(office.sato)
+    report = office.app.deliver_mail()  # never raises for transport trouble
+    assert (report.sent, report.failed, report.pending) == (0, 2, 2)
+    assert report.reason is not None
+    assert report.reason.isprintable()
+    assert len(report.reason) <= 500
+    with office.app.storage.unit_of_work(write=False) as uow:
+        assert all(m.last_error == report.reason for m in uow.outbox.all())
+    office.app.close()

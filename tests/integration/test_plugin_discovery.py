@@ -239,3 +239,140 @@ def test_tracing_prints_every_hook_call(
     err = capsys.readouterr().err
     assert "torimatome_register_storage" in err
     assert "torimatome_user_registered" in err
+
+
+# -- an installed plugin gets the same wiring checks as one passed to open() ------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "match"),
+    [
+        (  # an argument the hook does not have
+            """
+            from torimatome import hookimpl
+
+            @hookimpl
+            def torimatome_screen_url(screen, shop_id):
+                return None
+            """,
+            r"(?s)installed plugin 'bad' \(torimatome-bad 0\.1\).*shop_id",
+        ),
+        (  # a hook function without @hookimpl would never run
+            """
+            def torimatome_screen_url(screen):
+                return "https://never.example/" + screen
+            """,
+            r"installed plugin 'bad'.*torimatome_screen_url without @hookimpl",
+        ),
+        (  # a module with no hook at all
+            "VALUE = 1\n",
+            r"installed plugin 'bad'.*implements no torimatome hook",
+        ),
+        (  # jumping ahead of the shop's own plugins
+            """
+            from torimatome import hookimpl
+
+            @hookimpl(tryfirst=True)
+            def torimatome_screen_url(screen):
+                return "https://pushy.example/" + screen
+            """,
+            r"installed plugin 'bad'.*tryfirst.*TORIMATOME_DISABLE_PLUGINS=bad",
+        ),
+    ],
+    ids=["wrong-argument", "unmarked", "no-hook", "tryfirst"],
+)
+def test_an_installed_plugin_with_a_wiring_mistake_is_refused_by_name(
+    installer: Installer, source: str, match: str
+) -> None:
+    installer.install("torimatome-bad", "0.1", "bad", source)
+    with pytest.raises(ConfigurationError, match=match):
+        torimatome.open("memory://")
+
+
+def test_an_installed_hookwrapper_may_watch_every_call(installer: Installer) -> None:
+    module = installer.install(
+        "torimatome-watch",
+        "0.1",
+        "watch",
+        """
+        from torimatome import hookimpl
+
+        SEEN = []
+
+        @hookimpl(wrapper=True)
+        def torimatome_screen_url(screen):
+            SEEN.append(screen)
+            return (yield)
+        """,
+    )
+    with torimatome.open("memory://", plugins=[Links()]) as app:
+        url = app.pm.hook.torimatome_screen_url(
+            screen="consolidation", account_id="a", request_id=None
+        )
+    assert url == "https://explicit.example/consolidation"
+    assert sys.modules[module].SEEN == ["consolidation"]
+
+
+def test_two_entry_points_naming_one_module_register_it_once(installer: Installer) -> None:
+    module = installer.install("torimatome-twice", "0.1", "a", LINKS)
+    info = next(installer.root.glob("torimatome_twice-*.dist-info"))
+    (info / "entry_points.txt").write_text(f"[torimatome]\na = {module}\nb = {module}\n")
+    with torimatome.open("memory://") as app:
+        assert [p.name for p in app.plugins() if p.source == "entry point"] == ["a"]
+
+
+def test_two_distributions_claiming_one_plugin_name_are_refused_not_shadowed(
+    installer: Installer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    installer.install("torimatome-first", "1.0", "links", LINKS)
+    installer.install("torimatome-second", "1.0", "links", BACKEND)
+    with pytest.raises(
+        ConfigurationError, match=r"both named 'links'.*torimatome-first.*torimatome-second"
+    ):
+        torimatome.open("memory://")
+    monkeypatch.setenv("TORIMATOME_DISABLE_PLUGINS", "torimatome-first")
+    with torimatome.open("fakedb://") as app:
+        assert [p.distribution for p in app.plugins() if p.source == "entry point"] == [
+            "torimatome-second"
+        ]
+
+
+def test_a_plugin_passed_to_open_keeps_its_place_even_when_it_is_also_installed(
+    installer: Installer,
+) -> None:
+    import importlib
+
+    module = importlib.import_module(
+        installer.install("torimatome-shoplinks", "1.0", "shoplinks", LINKS)
+    )
+    with torimatome.open("memory://", plugins=[module, Links()]) as app:
+        url = app.pm.hook.torimatome_screen_url(
+            screen="consolidation", account_id="a", request_id=None
+        )
+        sources = [(p.source, p.name) for p in app.plugins()][:2]
+    assert url == "https://installed.example/consolidation"  # the first listed answers
+    assert sources == [
+        ("open()", module.__name__),
+        ("open()", "tests.integration.test_plugin_discovery.Links"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "spelling", ["torimatome_fakedb", "Torimatome.FakeDB", " torimatome-fakedb "]
+)
+def test_a_distribution_is_blocked_by_any_spelling_pip_accepts(
+    installer: Installer, monkeypatch: pytest.MonkeyPatch, spelling: str
+) -> None:
+    installer.install("torimatome-fakedb", "1.2.3", "fakedb", BACKEND)
+    monkeypatch.setenv("TORIMATOME_DISABLE_PLUGINS", spelling)
+    with pytest.raises(ConfigurationError, match="Unknown storage scheme"):
+        torimatome.open("fakedb://")
+
+
+@pytest.mark.parametrize("value", ["0", "", "no", "false", "off"])
+def test_tracing_stays_off_unless_asked_for(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    monkeypatch.setenv("TORIMATOME_TRACE_PLUGINS", value)
+    torimatome.open("memory://").close()
+    assert "torimatome_register_storage" not in capsys.readouterr().err

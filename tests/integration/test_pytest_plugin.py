@@ -35,6 +35,19 @@ def test_the_shop_example_in_the_docs_passes_against_the_installed_plugin(
     result.assert_outcomes(passed=4)
 
 
+def test_the_shop_example_passes_on_sqlite_with_the_conftest_the_docs_show(
+    pytester: pytest.Pytester,
+) -> None:
+    text = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
+    (conftest,) = re.findall(r"```python  # conftest\.py\n(.*?)```", text, re.S)
+    pytester.makeconftest(conftest)
+    for name, source in TEST_FILE.findall(text):
+        pytester.makepyfile(**{name.removesuffix(".py"): source})
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4)
+    assert len(list(pytester.path.rglob("shop.sqlite3"))) == 4  # each test ran on SQLite
+
+
 def test_the_plugin_can_be_switched_off_by_its_entry_point_name(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_app(torimatome_app):\n    assert torimatome_app\n")
     result = pytester.runpytest_subprocess("-p", "no:torimatome")

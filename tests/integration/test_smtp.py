@@ -20,7 +20,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 import torimatome
-from torimatome import Config, ConfigurationError, MailError, NewLine, NewUser
+from torimatome import Config, ConfigurationError, MailError, NewLine, NewUser, hookimpl
 from torimatome.adapters.smtp_transport import SmtpMailTransport
 
 from .office import Clock
@@ -377,6 +377,11 @@ def test_a_folded_header_is_not_a_line_break(server: Server) -> None:
         ({"timeout": float("nan")}, "timeout"),
         ({"timeout": float("inf")}, "timeout"),
         ({"username": "shop"}, "password"),
+        ({"local_hostname": "evil\r\nRSET"}, "local_hostname"),
+        ({"local_hostname": 12345}, "local_hostname"),
+        ({"username": 123, "password": "pw"}, "username"),
+        ({"username": "shop", "password": b"pw"}, "password"),
+        ({"username": "shop\n", "password": "pw"}, "username"),
     ],
 )
 def test_bad_settings_are_a_configuration_error(options: dict[str, Any], match: str) -> None:
@@ -422,3 +427,33 @@ def test_deliverers_in_threads_each_use_their_own_connection_and_send_each_mail_
     assert len(server.mailbox.received) == 60  # 30 requests, two mails each
     _assert_each_mail_once(server)
     assert server.mailbox.connections <= 3
+
+
+def test_a_failing_listener_of_the_run_never_leaves_the_connection_open(server: Server) -> None:
+    class FailingListener:
+        @hookimpl
+        def torimatome_delivery_finished(self, report: Any) -> None:
+            raise RuntimeError("metrics are down")
+
+    clock = Clock()
+    transport = SmtpMailTransport("127.0.0.1", server.port, timeout=10)
+    app = torimatome.open(
+        "memory://",
+        plugins=[FailingListener(), transport],
+        clock=clock,
+        config=Config(scrypt_n=2**4),
+    )
+    reg = app.create_account(
+        "商事", coordinator=NewUser(login_id="boss", email="boss@example.com", nickname="山田")
+    )
+    sato = app.register_internal_user(
+        reg.user.id, NewUser(login_id="sato", email="sato@example.com", nickname="佐藤")
+    ).user
+    _submit(app, sato)
+    assert app.deliver_mail().sent == 2
+    assert transport._local.connection is None  # the transport still heard the run end
+    server.stop()
+    server.start()  # the server restarts between two cron runs
+    _submit(app, sato)
+    report = app.deliver_mail()
+    assert (report.sent, report.failed) == (2, 0)

@@ -114,3 +114,18 @@ def test_the_app_finds_the_backend_by_its_scheme_and_keeps_the_office(tmp_path: 
     with torimatome.open(url) as app:
         assert app.pending_count(reg.user.id) == 1
         assert app.get_request(sato.user.id, request.id).lines[0].quantity == 2
+
+
+def test_a_damaged_journal_is_a_storage_error_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "office.jsonl"
+    for damage in (b"\xff\xfe\n", b'{"changes": [["nope", "k", null, false]]}\n', b"[1\n"):
+        path.write_bytes(damage)
+        with pytest.raises(StorageError):
+            JsonlStorage(path)
+
+
+def test_the_scheme_is_matched_in_any_case(tmp_path: Path) -> None:
+    storage = JsonlStorage.from_url(f"JSONL:///{tmp_path / 'office.jsonl'}")
+    storage.close()
+    with pytest.raises(torimatome.ConfigurationError):
+        JsonlStorage.from_url("jsonl://")

@@ -35,7 +35,9 @@ class SmtpMailTransport:
         starttls: upgrade the connection with STARTTLS before anything else is said.
         ssl_context: the TLS settings for STARTTLS (default: the system's, verifying the host).
         username, password: log in after STARTTLS when both are given.
-        timeout: seconds for connecting and for each server reply.
+        timeout: seconds for connecting and for each server reply; keep it well under
+            ``Config.mail_claim_seconds``, or a stalled send may outlast its claim and another
+            deliverer send the mail again.
         local_hostname: the name said in EHLO (default: this machine's FQDN).
     """
 
@@ -59,6 +61,17 @@ class SmtpMailTransport:
             raise ConfigurationError(f"SMTP host must be a one-line str, not {host!r}.")
         if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
             raise ConfigurationError(f"SMTP port must be 1-65535, not {port!r}.")
+        for name, value in (
+            ("local_hostname", local_hostname),
+            ("username", username),
+            ("password", password),
+        ):
+            if value is not None and (
+                not isinstance(value, str)
+                or not value
+                or forbidden_character(value, allow_line_breaks=False)
+            ):
+                raise ConfigurationError(f"SMTP {name} must be a one-line str or None.")
         if (username is None) != (password is None):
             raise ConfigurationError("Give both an SMTP username and a password, or neither.")
         if (
@@ -77,6 +90,7 @@ class SmtpMailTransport:
 
     @hookimpl
     def torimatome_delivery_started(self) -> None:
+        self._disconnect()  # a connection left over from a run that never finished
         self._local.in_run = True
         self._local.down = None
 

@@ -34,7 +34,7 @@ from ..ports.credentials import IdGenerator, PasswordHasher, SecretGenerator
 from ..ports.storage import IdempotencyRecord, Storage, UnitOfWork
 from .codec import converter
 from .mailer import Mailer
-from .plugins import PluginManager
+from .plugins import PluginManager, call_each
 
 log = logging.getLogger("torimatome")
 T = TypeVar("T")
@@ -111,14 +111,10 @@ class Service:
             raise StorageError(f"Storage failed: {exc!r}") from exc
 
     def _publish(self, events: Sequence[Event]) -> None:
+        # The change is committed: a failing listener must not turn it into an error the
+        # caller would retry, nor keep the other listeners from hearing of it.
         for event in events:
-            hook = getattr(self.pm.hook, f"torimatome_{event.name}")
-            try:
-                hook(event=event)
-            except Exception:
-                # The change is committed; a failing listener must not turn it into an error
-                # the caller would retry.
-                log.exception("torimatome event hook %s failed", event.name)
+            call_each(self.pm, f"torimatome_{event.name}", event=event)
 
     def _actor(self, uow: UnitOfWork, actor: object, feature: Feature | str) -> User:
         actor_id = check_id(actor, "actor")

@@ -13,6 +13,7 @@ from ..domain.errors import InvalidInput
 from ..domain.views import DeliveryReport, PurgeReport
 from ..ports.storage import OutboxMail, PurgeCounts
 from .core import Service
+from .plugins import call_each
 
 __all__ = ["Jobs"]
 
@@ -76,11 +77,9 @@ class Jobs(Service):
         return report
 
     def _tell(self, hook_name: str, **kwargs: object) -> None:
-        """Call a delivery hook; a failing listener is logged, never raised (a cron job)."""
-        try:
-            getattr(self.pm.hook, hook_name)(**kwargs)
-        except Exception:
-            log.exception("%s failed", hook_name)
+        """Call a delivery hook; a failing listener is logged, never raised (a cron job), and
+        never keeps the others (a transport closing its connection) from being called."""
+        call_each(self.pm, hook_name, **kwargs)
 
     def _deliver_due(self) -> DeliveryReport:
         sent = failed = 0
@@ -133,14 +132,14 @@ class Jobs(Service):
         try:
             answer = self.pm.hook.torimatome_send_mail(message=message)
         except Exception as exc:
-            return f"{type(exc).__name__}: {exc}"
+            return _printable(f"{type(exc).__name__}: {exc}")
         if answer is True:
             return None
         if answer not in (None, False):
             # smtplib's send_message returns {} on success: a transport passing that on would
             # have its mails sent again and again, so say loudly what came back.
             log.warning("torimatome_send_mail returned %r; only True confirms a mail", answer)
-        return f"the transport did not confirm the mail (it returned {answer!r})"
+        return _printable(f"the transport did not confirm the mail (it returned {answer!r})")
 
     def _settle(self, mail: OutboxMail, claim: dt.datetime, error: str | None) -> None:
         with self._unit() as uow:
@@ -161,3 +160,10 @@ class Jobs(Service):
         base = self.config.mail_retry_base_seconds
         seconds = min(self.config.mail_retry_cap_seconds, base * 2 ** min(attempts - 1, 30))
         return dt.timedelta(seconds=seconds)
+
+
+def _printable(text: str) -> str:
+    """A transport's error text as it can be stored and shown: a lone surrogate (bytes decoded
+    with ``surrogateescape``), a control character or a line break becomes ``?``, and it is
+    cut to 500 characters."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text[:500])

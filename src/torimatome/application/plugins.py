@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import inspect
+import logging
 import os
 import re
 import sys
@@ -33,7 +34,10 @@ __all__ = [
     "PluginManager",
     "StorageBackends",
     "build_plugin_manager",
+    "call_each",
 ]
+
+log = logging.getLogger("torimatome")
 
 DISABLE_ENV = "TORIMATOME_DISABLE_PLUGINS"
 TRACE_ENV = "TORIMATOME_TRACE_PLUGINS"
@@ -94,34 +98,80 @@ class PluginManager(pluggy.PluginManager):
 
 def build_plugin_manager(plugins: Iterable[object], builtins: Iterable[object]) -> PluginManager:
     """A fresh manager: ``plugins`` answer first (in order), entry points next, ``builtins``
-    last; a hook implementation that matches no spec is a :class:`ConfigurationError`."""
+    last; every wiring mistake is a :class:`ConfigurationError` naming the plugin."""
     pm = PluginManager()
+    explicit = _named(list(plugins))
+    chosen = {id(plugin) for _, plugin in explicit}
     # pluggy asks the most recently registered implementation first, so register in the
     # reverse of the order of precedence.
     for plugin in reversed(list(builtins)):
         name = _canonical_name(plugin)
         pm.register(plugin, name=name)
         pm.origins[name] = _Origin(BUILTIN, "torimatome", _torimatome_version())
-    for name, plugin, origin in reversed(_entry_point_plugins()):
-        pm.register(plugin, name=name)
+    installed = []
+    for name, plugin, origin in _entry_point_plugins():
+        if id(plugin) in chosen:
+            continue  # passed to open() too: it answers there, in the shop's order
+        chosen.add(id(plugin))  # named by two entry points: the first name keeps it
+        installed.append((name, plugin, origin))
+    for name, plugin, origin in reversed(installed):
+        where = f"installed plugin {name!r} ({origin.distribution} {origin.version})"
+        _register_checked(pm, name, plugin, where, installed=True)
         pm.origins[name] = origin
-    explicit = _named(list(plugins), taken={n for n, _ in pm.list_name_plugin()})
-    for name, plugin in reversed(explicit):
-        if pm.is_registered(plugin):
-            continue  # also installed as an entry point: keep that registration
-        _register_explicit(pm, name, plugin)
+    taken = {n for n, _ in pm.list_name_plugin()}
+    unique_names = []
+    for name, _ in explicit:  # in the order listed, so the first keeps the plain name
+        unique, n = name, 1
+        while unique in taken:
+            n += 1
+            unique = f"{name}#{n}"
+        taken.add(unique)
+        unique_names.append(unique)
+    for unique, (_, plugin) in reversed(list(zip(unique_names, explicit, strict=True))):
+        _register_checked(pm, unique, plugin, f"plugin {plugin!r}", installed=False)
+        pm.origins[unique] = _Origin(EXPLICIT)
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise ConfigurationError(f"A plugin implements an unknown hook: {exc}") from exc
-    if os.environ.get(TRACE_ENV):
+    if os.environ.get(TRACE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}:
         pm.trace.root.setwriter(sys.stderr.write)
         pm.enable_tracing()
     return pm
 
 
+def call_each(pm: pluggy.PluginManager, hook_name: str, **kwargs: object) -> None:
+    """Call every implementation of a notification hook, each on its own, in call order.
+
+    pluggy stops at the first implementation that raises; for an event that has already
+    happened that would silently skip the others (the reference cart emptying ordered lines,
+    a transport closing its connection). A failure is logged (logger ``torimatome``) and the
+    next implementation is still called. Hook wrappers wrap each implementation's call.
+    """
+    hook = getattr(pm.hook, hook_name)
+    impls = [i for i in hook.get_hookimpls() if not (i.hookwrapper or i.wrapper)]
+    if len(impls) <= 1:
+        try:
+            hook(**kwargs)
+        except Exception:
+            log.exception("torimatome hook %s failed", hook_name)
+        return
+    plugins = [impl.plugin for impl in impls]
+    for impl in reversed(impls):  # pluggy's call order
+        others = [p for p in plugins if p is not impl.plugin]
+        try:
+            pm.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs)
+        except Exception:
+            log.exception("torimatome hook %s failed in %s", hook_name, pm.get_name(impl.plugin))
+
+
+def _normalised(name: str) -> str:
+    """A distribution or entry-point name as PEP 503 compares them."""
+    return re.sub(r"[-_.]+", "-", name).strip().lower()
+
+
 def _blocked() -> set[str]:
-    return {n.strip().lower() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
+    return {_normalised(n) for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
 
 
 def _entry_point_plugins() -> list[tuple[str, object, _Origin]]:
@@ -132,10 +182,18 @@ def _entry_point_plugins() -> list[tuple[str, object, _Origin]]:
     for dist in importlib.metadata.distributions():
         dist_name = dist.metadata["Name"] or ""
         for ep in dist.entry_points:
-            if ep.group != PROJECT or ep.name in found:
-                continue  # a distribution seen twice on sys.path: the first copy wins
-            if ep.name.lower() in blocked or dist_name.lower() in blocked:
+            if ep.group != PROJECT:
                 continue
+            if _normalised(ep.name) in blocked or _normalised(dist_name) in blocked:
+                continue
+            if ep.name in found:
+                other = found[ep.name][2].distribution or ""
+                if _normalised(other) == _normalised(dist_name):
+                    continue  # one distribution seen twice on sys.path: the first copy wins
+                raise ConfigurationError(
+                    f"Two installed torimatome plugins are both named {ep.name!r}: {other} and "
+                    f"{dist_name}. Disable one with {DISABLE_ENV}=<its distribution name>."
+                )
             try:
                 plugin = ep.load()
             except Exception as exc:
@@ -152,9 +210,9 @@ def _entry_point_plugins() -> list[tuple[str, object, _Origin]]:
     return [found[name] for name in sorted(found)]
 
 
-def _named(plugins: list[object], taken: set[str]) -> list[tuple[str, object]]:
-    """Each plugin with a readable, unique name (``module.Class``, then ``#2``, ``#3``…)."""
-    named = []
+def _named(plugins: list[object]) -> list[tuple[str, object]]:
+    """Each plugin passed to ``open()`` with a readable name (``module.Class``)."""
+    named: list[tuple[str, object]] = []
     for plugin in plugins:
         if plugin is None or isinstance(plugin, int | float | str | bytes):
             raise ConfigurationError(f"{plugin!r} is not a plugin: pass objects or modules.")
@@ -162,21 +220,22 @@ def _named(plugins: list[object], taken: set[str]) -> list[tuple[str, object]]:
             raise ConfigurationError(
                 f"Plugin {plugin.__name__} is a class; pass an instance: {plugin.__name__}()."
             )
-        base = _canonical_name(plugin)
-        name, n = base, 1
-        while name in taken:
-            n += 1
-            name = f"{base}#{n}"
-        taken.add(name)
-        named.append((name, plugin))
+        if any(plugin is seen for _, seen in named):
+            continue  # listed twice: it answers at its first place
+        named.append((_canonical_name(plugin), plugin))
     return named
 
 
-def _register_explicit(pm: PluginManager, name: str, plugin: object) -> None:
-    """Register one plugin passed to ``open()``, turning the usual wiring mistakes into clear
-    errors now rather than a silent no-op or a TypeError at the first hook call."""
+def _register_checked(
+    pm: PluginManager, name: str, plugin: object, where: str, *, installed: bool
+) -> None:
+    """Register one plugin, turning the usual wiring mistakes into clear errors now rather
+    than a silent no-op or a TypeError at the first hook call."""
     try:
         pm.register(plugin, name=name)
+    except Exception as exc:  # pluggy's PluginValidationError, or an object it cannot inspect
+        raise ConfigurationError(f"Cannot register the {where}: {exc}") from exc
+    try:
         unmarked = [
             attr
             for attr in dir(plugin)
@@ -184,21 +243,36 @@ def _register_explicit(pm: PluginManager, name: str, plugin: object) -> None:
             and callable(getattr(plugin, attr, None))
             and pm.parse_hookimpl_opts(plugin, attr) is None
         ]
-    except Exception as exc:  # a plugin object that cannot even be inspected
-        raise ConfigurationError(f"Cannot register plugin {plugin!r}: {exc}") from exc
+    except Exception as exc:
+        pm.unregister(plugin)
+        raise ConfigurationError(f"Cannot register the {where}: {exc}") from exc
     if unmarked:
         pm.unregister(plugin)
         raise ConfigurationError(
-            f"Plugin {plugin!r} defines {', '.join(unmarked)} without @hookimpl "
+            f"The {where} defines {', '.join(unmarked)} without @hookimpl "
             "(from torimatome import hookimpl), so torimatome would never call it."
         )
-    if not pm.get_hookcallers(plugin):
+    callers = pm.get_hookcallers(plugin) or []
+    if not callers:
         pm.unregister(plugin)
         raise ConfigurationError(
-            f"{plugin!r} implements no torimatome hook: pass objects or modules whose "
+            f"The {where} implements no torimatome hook: pass objects or modules whose "
             "torimatome_* functions carry @hookimpl."
         )
-    pm.origins[name] = _Origin(EXPLICIT)
+    if installed:
+        # The shop decides what answers first: an installed plugin may not jump the queue.
+        pushy = [
+            impl.function.__name__
+            for caller in callers
+            for impl in caller.get_hookimpls()
+            if impl.plugin is plugin and impl.tryfirst
+        ]
+        if pushy:
+            pm.unregister(plugin)
+            raise ConfigurationError(
+                f"The {where} marks {', '.join(pushy)} tryfirst, which would overrule the "
+                f"plugins passed to open(). Disable it with {DISABLE_ENV}={name}."
+            )
 
 
 def _canonical_name(plugin: object) -> str:

@@ -25,8 +25,6 @@ except ImportError:  # not on Windows: one process per file is then up to the sh
 __all__ = ["JsonlStorage", "torimatome_register_storage"]
 __version__ = "0.1.0"
 
-_PREFIX = "jsonl://"
-
 
 class JsonlStorage:
     """A :class:`~torimatome.adapters.memory_storage.MemoryStorage` whose committed changes
@@ -34,8 +32,11 @@ class JsonlStorage:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        created = not self.path.exists()
         try:
             self._file: IO[bytes] = open(self.path, "a+b")  # noqa: SIM115 (closed by close())
+            if created:
+                _sync_directory(self.path.parent)  # so the new file itself survives a crash
         except OSError as exc:
             raise StorageError(f"Cannot open the journal {self.path}: {exc}") from exc
         try:
@@ -49,7 +50,8 @@ class JsonlStorage:
     @classmethod
     def from_url(cls, url: str, config: object = None) -> JsonlStorage:
         """``jsonl:///relative/path.jsonl`` or ``jsonl:////absolute/path.jsonl``."""
-        path = url[len(_PREFIX) :] if url.startswith(_PREFIX) else ""
+        scheme, sep, path = url.partition("://")
+        path = path if sep and scheme.lower() == "jsonl" else ""
         path = path[1:] if path.startswith("/") else path
         if not path or "?" in path or "#" in path:
             raise ConfigurationError(
@@ -77,11 +79,17 @@ class JsonlStorage:
         """Replay every complete line; cut off a torn last line (a unit that never committed)."""
         self._file.seek(0)
         good = 0
+        changes: list[Change] = []
         for raw in _lines(self._file):
             if not raw.endswith(b"\n"):
                 break
-            self._memory.replay(decode_changes(raw.decode("utf-8")))
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise StorageError(f"The journal {self.path} is damaged at byte {good}.") from exc
+            changes.extend(decode_changes(text))
             good += len(raw)
+        self._memory.replay(changes)
         self._file.truncate(good)
         self._file.seek(0, os.SEEK_END)
 
@@ -96,6 +104,17 @@ class JsonlStorage:
         except BaseException:
             self._file.truncate(end)
             raise
+
+
+def _sync_directory(folder: Path) -> None:
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:  # a platform that cannot open folders (Windows): nothing to sync
+        return
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
 
 
 def _lines(file: IO[bytes]) -> Iterator[bytes]:
