@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -148,7 +149,7 @@ def _start(job: dict[str, Any]) -> subprocess.Popen[str]:
     )
 
 
-def _wait(procs: Sequence[subprocess.Popen[str]], deadline: float) -> None:
+def _wait(procs: Sequence[subprocess.Popen[str]], deadline: float, allow_kill: bool) -> None:
     for proc in procs:
         try:
             _, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
@@ -156,7 +157,7 @@ def _wait(procs: Sequence[subprocess.Popen[str]], deadline: float) -> None:
             proc.kill()
             _, err = proc.communicate(timeout=30)
             raise AssertionError(f"a worker hung: {proc.args}\n{err}") from None
-        if proc.returncode != 0:
+        if proc.returncode != 0 and not (allow_kill and proc.returncode == -signal.SIGKILL):
             raise AssertionError(f"a worker failed ({proc.returncode}): {proc.args}\n{err}")
 
 
@@ -166,17 +167,18 @@ def run_workers(
     background: Sequence[dict[str, Any]] = (),
     stop: Path,
     timeout: float,
-) -> None:
+    allow_kill: bool = False,
+) -> list[int]:
     """Start one process per job (``python -m tests.reliability.worker``), all at once; wait
     for the ``active`` ones, then create ``stop`` and wait for the ``background`` ones (which
     loop until it exists). Everything must end within ``timeout`` seconds; whatever is left
-    then is killed and the test fails."""
+    then is killed and the test fails. Returns each process's return code."""
     procs = [_start(job) for job in [*active, *background]]
     deadline = time.monotonic() + timeout
     try:
-        _wait(procs[: len(active)], deadline)
+        _wait(procs[: len(active)], deadline, allow_kill)
         stop.touch()
-        _wait(procs[len(active) :], deadline)
+        _wait(procs[len(active) :], deadline, allow_kill)
     finally:
         stop.touch()
         for proc in procs:
@@ -186,6 +188,7 @@ def run_workers(
             for stream in (proc.stdout, proc.stderr):
                 if stream is not None:
                     stream.close()
+    return [proc.returncode for proc in procs]
 
 
 # -- invariants --------------------------------------------------------------------------------
