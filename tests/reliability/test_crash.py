@@ -21,6 +21,11 @@ from .worker import CRASH_CONFIG
 DOOMED = "SELECT id FROM requests WHERE closed = 1 AND submitted_at < ?"
 
 
+def requests(db: Path) -> set[str]:
+    with sqlite3.connect(db) as connection:
+        return {r for (r,) in connection.execute("SELECT id FROM requests")}
+
+
 def versions(db: Path) -> dict[str, int]:
     with sqlite3.connect(db) as connection:
         return dict(connection.execute("SELECT id, version FROM lines").fetchall())
@@ -69,7 +74,7 @@ def test_a_worker_killed_anywhere_leaves_a_whole_consistent_database(tmp_path: P
 
     kills = orphans = 0
     for n, kill_at in enumerate(points, start=1):
-        before, doomed_before = versions(db), doomed(db)
+        before, doomed_before, filed_before = versions(db), doomed(db), requests(db)
         run = run_once(tmp_path, office, n, kill_at)
         assert run["returncode"] in (0, -signal.SIGKILL), run
         kills += run["returncode"] == -signal.SIGKILL
@@ -87,8 +92,17 @@ def test_a_worker_killed_anywhere_leaves_a_whole_consistent_database(tmp_path: P
                 # Wholly applied (every line one step on) or not at all (none moved).
                 steps = {after[lid] - before.get(lid, 1) for lid in intent["decide"]}
                 assert steps in ({0}, {1}), (kill_at, intent, steps)
-        remaining = doomed(db)
-        assert remaining == set() or doomed_before <= remaining, kill_at
+        # The purge takes only what was doomed, each request whole (its lines, messages and
+        # delivered mails with it: foreign_key_check above), and as one unit per account.
+        vanished = filed_before - requests(db)
+        assert vanished <= doomed_before, kill_at
+        assert vanished in (set(), doomed_before), kill_at
+        with sqlite3.connect(db) as connection:
+            empty = connection.execute(
+                "SELECT count(*) FROM requests r WHERE NOT EXISTS "
+                "(SELECT 1 FROM lines l WHERE l.request_id = r.id)"
+            ).fetchone()[0]
+        assert empty == 0
 
         with sqlite3.connect(db) as connection:
             keys = connection.execute(
@@ -117,6 +131,7 @@ def test_a_worker_killed_anywhere_leaves_a_whole_consistent_database(tmp_path: P
         orphans += len(stray)
         cart.executemany("DELETE FROM cart WHERE line_id = ?", [(lid,) for lid in stray])
         cart.close()
-    assert invariant_violations(db, cart_path) == []
+    final = invariant_violations(db, cart_path)
+    assert final == []
     record_figures("crash", kill_points=len(points), kills=kills, statements_per_run=statements,
-                   cart_orphans_reconciled=orphans, violations=0)  # fmt: skip
+                   cart_orphans_reconciled=orphans, violations=len(final))  # fmt: skip

@@ -232,7 +232,7 @@ def test_no_actor_ever_sees_counts_or_changes_what_is_not_theirs(
     with app.storage.unit_of_work(write=False) as uow:
         assert all(emails[m.recipient] == m.account_id for m in uow.outbox.all())
     app.close()
-    record_figures("isolation", scenarios=1, cross_checks=checks, leaks=0)
+    record_figures("isolation", scenarios=1, cross_checks=checks)
 
 
 # -- the matrix at the entry points, from both sides ------------------------------------------
