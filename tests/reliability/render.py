@@ -75,8 +75,17 @@ def render(figures: dict[str, dict[str, int]], seconds: int) -> str:
                 ("workers killed (the rest ran past their kill point)", c["kills"]),
                 ("SQL statements (kill points) in one run of the script", c["statements_per_run"]),
                 (
-                    "cart entries left by a kill between the cart's commit and ours",
+                    "cart entries left by a kill between the cart's commit and ours (decide)",
                     c["cart_orphans_reconciled"],
+                ),
+                (
+                    "lines left consolidated outside the cart by such a kill (release)",
+                    c["released_out_of_cart_repaired"],
+                ),
+                ("mails delivered in the end", c["mails_delivered"]),
+                (
+                    "mails sent again after a kill between sending and mark_sent",
+                    c["mails_resent_after_a_kill"],
                 ),
             ]
         ),

@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import Any
 
 import torimatome
-from torimatome import Choice, Config, Conflict, InvalidTransition, NewLine, NotFound
+from torimatome import (
+    Choice,
+    Config,
+    Conflict,
+    InvalidTransition,
+    LineStatus,
+    NewLine,
+    NotFound,
+)
 from torimatome.ports.config import MAIL_EVENTS
 
 from .harness import MailLog, SharedCart
@@ -186,7 +194,8 @@ class Killer:
 
 
 def crash(job: dict[str, Any], out: Outcomes) -> None:
-    """A fixed script of submits, decides and a purge; killed at statement ``kill_at``."""
+    """A fixed script of submits, a decide, a release, a purge and a mail delivery; killed at
+    statement ``kill_at``."""
     rng = random.Random(job["seed"])
     killer = Killer(job["kill_at"])
     intents = open(job["intents"], "a", buffering=1)  # noqa: SIM115 (kept open until the kill)
@@ -194,7 +203,7 @@ def crash(job: dict[str, Any], out: Outcomes) -> None:
     url = f"sqlite:///{job['db']}"
     old = torimatome.open(url, plugins=[cart], config=CRASH_CONFIG,
                           clock=lambda: dt.datetime.now(dt.UTC) - dt.timedelta(days=800))  # fmt: skip
-    app = torimatome.open(url, plugins=[cart], config=CRASH_CONFIG)
+    app = torimatome.open(url, plugins=[cart, MailLog(job["mail"])], config=CRASH_CONFIG)
     for connection in (app.storage._connection, old.storage._connection, cart.db):  # type: ignore[attr-defined]
         killer.watch(connection)
     # A closed request old enough to purge: filed and deleted on a clock 800 days back.
@@ -210,8 +219,16 @@ def crash(job: dict[str, Any], out: Outcomes) -> None:
     choices = {ln.id: rng.choice(CHOICES) for ln in batch}
     intents.write(json.dumps({"decide": {k: v.value for k, v in choices.items()}}) + "\n")
     app.decide(job["coordinator"], choices, {ln.id: ln.version for ln in batch})
+    held = [ln.id for r in app.history(job["coordinator"], limit=100).items for ln in r.lines
+            if ln.status is LineStatus.CONSOLIDATED]  # fmt: skip
+    if held:
+        line_id = rng.choice(held)
+        intents.write(json.dumps({"release": line_id}) + "\n")
+        app.release(job["coordinator"], line_id)
     intents.write(json.dumps({"purge": True}) + "\n")
     app.purge_expired()
+    intents.write(json.dumps({"deliver": True}) + "\n")
+    app.deliver_mail()
     out.extra["statements"] = killer.seen
 
 
