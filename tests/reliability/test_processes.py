@@ -99,6 +99,10 @@ def test_processes_racing_on_one_file_lose_duplicate_and_leak_nothing(tmp_path: 
         pass
     with app.storage.unit_of_work(write=False) as uow:
         outbox = uow.outbox.all()
+    # The 依頼を見る count is the pending list, for both coordinators.
+    for coordinator in (office["boss"], office["deputy"]):
+        listed = sum(len(group.lines) for group in app.pending(coordinator))
+        assert app.pending_count(coordinator) == listed
     app.close()
     cart.close()
     sent = mail.ids()

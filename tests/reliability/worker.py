@@ -179,26 +179,38 @@ def purger(app: torimatome.App, job: dict[str, Any], out: Outcomes) -> None:
 
 
 class Killer:
-    """Counts SQL statements on every connection it watches; SIGKILL at statement ``at``."""
+    """Counts SQL statements on every connection it watches, per phase of the script (each
+    phase starts when its intent is written); SIGKILL at statement ``at`` of phase ``phase``."""
 
-    def __init__(self, at: int) -> None:
-        self.at, self.seen = at, 0
+    def __init__(self, phase: str, at: int) -> None:
+        self.target = (phase, at)
+        self.current = "open"
+        self.counts: dict[str, int] = {self.current: 0}
 
     def watch(self, connection: sqlite3.Connection) -> None:
         connection.set_trace_callback(self.statement)
 
+    def begin(self, phase: str) -> None:
+        self.current = phase
+        self.counts[phase] = 0
+
     def statement(self, _: str) -> None:
-        self.seen += 1
-        if self.seen == self.at:
+        self.counts[self.current] += 1
+        if (self.current, self.counts[self.current]) == self.target:
             os.kill(os.getpid(), signal.SIGKILL)
 
 
 def crash(job: dict[str, Any], out: Outcomes) -> None:
     """A fixed script of submits, a decide, a release, a purge and a mail delivery; killed at
-    statement ``kill_at``."""
+    statement ``kill_at`` of phase ``kill_phase``."""
     rng = random.Random(job["seed"])
-    killer = Killer(job["kill_at"])
+    killer = Killer(job["kill_phase"], job["kill_at"])
     intents = open(job["intents"], "a", buffering=1)  # noqa: SIM115 (kept open until the kill)
+
+    def intent(kind: str, what: object) -> None:
+        intents.write(json.dumps({kind: what}) + "\n")
+        killer.begin(f"{kind}-{len(killer.counts)}")
+
     cart = SharedCart(job["cart"])
     url = f"sqlite:///{job['db']}"
     old = torimatome.open(url, plugins=[cart], config=CRASH_CONFIG,
@@ -207,29 +219,32 @@ def crash(job: dict[str, Any], out: Outcomes) -> None:
     for connection in (app.storage._connection, old.storage._connection, cart.db):  # type: ignore[attr-defined]
         killer.watch(connection)
     # A closed request old enough to purge: filed and deleted on a clock 800 days back.
+    intent("aged", True)
     aged = old.submit_request(job["requester"], lines(rng))
-    intents.write(json.dumps({"decide": {ln.id: "delete" for ln in aged.lines}}) + "\n")
+    intent("decide", {ln.id: "delete" for ln in aged.lines})
     old.decide(job["coordinator"], {ln.id: Choice.DELETE for ln in aged.lines})
     for n in range(2):
         key = f"crash-{job['seed']}-{n}"
-        intents.write(json.dumps({"submit": key}) + "\n")
+        intent("submit", key)
         app.submit_request(job["requester"], lines(rng), idempotency_key=key)
+    intent("view", True)
     pending = [ln for group in app.pending(job["coordinator"]) for ln in group.lines]
     batch = rng.sample(pending, min(len(pending), 4))
     choices = {ln.id: rng.choice(CHOICES) for ln in batch}
-    intents.write(json.dumps({"decide": {k: v.value for k, v in choices.items()}}) + "\n")
+    intent("decide", {k: v.value for k, v in choices.items()})
     app.decide(job["coordinator"], choices, {ln.id: ln.version for ln in batch})
+    intent("view", True)
     held = [ln.id for r in app.history(job["coordinator"], limit=100).items for ln in r.lines
             if ln.status is LineStatus.CONSOLIDATED]  # fmt: skip
     if held:
         line_id = rng.choice(held)
-        intents.write(json.dumps({"release": line_id}) + "\n")
+        intent("release", line_id)
         app.release(job["coordinator"], line_id)
-    intents.write(json.dumps({"purge": True}) + "\n")
+    intent("purge", True)
     app.purge_expired()
-    intents.write(json.dumps({"deliver": True}) + "\n")
+    intent("deliver", True)
     app.deliver_mail()
-    out.extra["statements"] = killer.seen
+    out.extra["phases"] = killer.counts
 
 
 ROLES = {"requester": requester, "coordinator": coordinator, "deliverer": deliverer,
