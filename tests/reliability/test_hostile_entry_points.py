@@ -70,6 +70,17 @@ def new_lines(sku: Any, name: Any, qty: Any, price: Any) -> Any:
     return [NewLine(sku=sku, name=name, quantity=qty, unit_price=price)]
 
 
+def consolidated_line(o: Office) -> str:
+    (line,) = o.request(o.sato).lines
+    o.app.decide(o.boss.id, {line.id: Choice.CONSOLIDATE})
+    return line.id
+
+
+def ordered(o: Office) -> str:
+    o.app.record_order(o.boss.id, "O-1", [consolidated_line(o)])
+    return "O-1"
+
+
 # name -> (arguments from the office, the call)
 Build = Callable[[Office], dict[str, st.SearchStrategy[Any]]]
 ENTRY_POINTS: dict[str, tuple[Build, Callable[..., object]]] = {
@@ -106,10 +117,10 @@ ENTRY_POINTS: dict[str, tuple[Build, Callable[..., object]]] = {
     "decide": (lambda o: (lambda lid: {"actor": maybe(o.boss.id), "choices": st.one_of(st.just({lid: Choice.CONSOLIDATE}), st.dictionaries(keys, hostile, max_size=3), st.dictionaries(st.just(lid), hostile, max_size=1), hostile),
                                        "versions": st.one_of(st.just({lid: 1}), st.dictionaries(keys, hostile, max_size=3), st.dictionaries(st.just(lid), hostile, max_size=1), hostile), "key": maybe("d-1")})(o.request(o.sato).lines[0].id),
                lambda o, actor, choices, versions, key: o.app.decide(actor, choices, versions, idempotency_key=key)),
-    "release": (lambda o: {"actor": maybe(o.boss.id), "lid": maybe(o.request(o.sato).lines[0].id)}, lambda o, actor, lid: o.app.release(actor, lid)),
-    "record_order": (lambda o: {"actor": maybe(o.boss.id), "oid": maybe("O-1"), "lid": maybe(o.request(o.sato).lines[0].id), "status": maybe("受付")},
+    "release": (lambda o: {"actor": maybe(o.boss.id), "lid": maybe(consolidated_line(o))}, lambda o, actor, lid: o.app.release(actor, lid)),
+    "record_order": (lambda o: {"actor": maybe(o.boss.id), "oid": maybe("O-1"), "lid": maybe(consolidated_line(o)), "status": maybe("受付")},
                      lambda o, actor, oid, lid, status: o.app.record_order(actor, oid, [lid], order_status=status)),
-    "record_order_status": (lambda o: {"actor": maybe(o.boss.id), "oid": maybe("O-1"), "status": maybe("出荷済み")},
+    "record_order_status": (lambda o: {"actor": maybe(o.boss.id), "oid": maybe(ordered(o)), "status": maybe("出荷済み")},
                             lambda o, actor, oid, status: o.app.record_order_status(actor, oid, status)),
     "get_request": (lambda o: {"actor": maybe(o.boss.id), "rid": maybe(o.request(o.sato).id)}, lambda o, actor, rid: o.app.get_request(actor, rid)),
     "history": (lambda o: {"actor": maybe(o.boss.id), "since": maybe(dt.date(2026, 4, 1)), "until": maybe(None), "who": maybe(None), "limit": maybe(10), "cursor": maybe(None)},
