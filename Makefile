@@ -1,11 +1,12 @@
-# The two commands of the README: `make demo` and `make test`. Each builds or refreshes its own
-# virtual environment, so a fresh machine needs only Python 3.11+, git and make.
+# The two commands of the README: `make demo` and `make test`; also `make reliability`, the long
+# run of tests/reliability that writes the figures of docs/reliability.md. Each builds or
+# refreshes its own virtual environment, so a fresh machine needs only Python 3.11+, git, make.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest matrix clean
+.PHONY: demo test lint typecheck pytest matrix reliability clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "torimatome needs Python 3.11 or newer")'
@@ -33,5 +34,16 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+# The long version of tests/reliability (minutes): more processes' work, hundreds of kill
+# points, thousands of fuzzed calls. Only a passing run rewrites the figures.
+FIGURES := .reliability-figures.json
+reliability: $(STAMP)
+	@rm -f $(FIGURES)
+	@start=$$(date +%s); \
+	TORIMATOME_RELIABILITY=full TORIMATOME_FIGURES=$(CURDIR)/$(FIGURES) \
+		$(BIN)/pytest -m reliability tests/reliability && \
+	$(BIN)/python -m tests.reliability.render $(FIGURES) $$(( $$(date +%s) - start ))
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis torimatome-demo.sqlite3*
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis torimatome-demo.sqlite3* \
+		$(FIGURES)

@@ -7,6 +7,8 @@ import itertools
 import logging
 from collections.abc import Mapping, Sequence
 
+import attrs
+
 from ..domain.cart import CartEntry, CartRef
 from ..domain.decide import MAX_BATCH, Choice, complete_decision, parse_choices, plan_decision
 from ..domain.errors import AccessDenied, CartError, InvalidInput, InvalidTransition, NotFound
@@ -94,7 +96,7 @@ class Consolidation(Service):
                         )
                 plan = plan_decision(lines, parsed, seen, coordinator_id=coordinator.id, now=now)
                 if plan.entries:
-                    refs = self._add_to_cart(coordinator, plan.entries)
+                    refs = self._add_to_cart(coordinator.account_id, coordinator.id, plan.entries)
                 new_lines, decision = complete_decision(plan, refs)
                 uow.requests.update_lines(new_lines)
                 self._remember(uow, coordinator.id, key, "decide", digest, decision, now)
@@ -112,17 +114,17 @@ class Consolidation(Service):
                                       tuple(parsed), now)  # fmt: skip
         except BaseException:
             if refs and coordinator is not None:
-                self._compensate(coordinator, refs)
+                self._compensate(coordinator.account_id, coordinator.id, refs)
             raise
         self._publish([event])
         return decision
 
-    def _add_to_cart(self, coordinator: User, entries: Sequence[CartEntry]) -> list[CartRef]:
+    def _add_to_cart(
+        self, account_id: str, coordinator_id: str, entries: Sequence[CartEntry]
+    ) -> list[CartRef]:
         try:
             refs = self.pm.hook.torimatome_add_to_cart(
-                account_id=coordinator.account_id,
-                coordinator_id=coordinator.id,
-                entries=list(entries),
+                account_id=account_id, coordinator_id=coordinator_id, entries=list(entries)
             )
         except CartError:
             raise
@@ -134,14 +136,14 @@ class Consolidation(Service):
         accepted = [ref for ref in answered if isinstance(ref, CartRef)]
         if len(accepted) != len(answered):
             # Take back what the cart did accept before refusing its malformed answer.
-            self._compensate(coordinator, accepted)
+            self._compensate(account_id, coordinator_id, accepted)
             raise CartError("The cart answered with something other than a list of CartRef.")
         return accepted
 
-    def _compensate(self, coordinator: User, refs: Sequence[CartRef]) -> None:
+    def _compensate(self, account_id: str, coordinator_id: str, refs: Sequence[CartRef]) -> None:
         try:
             self.pm.hook.torimatome_remove_from_cart(
-                account_id=coordinator.account_id, coordinator_id=coordinator.id, refs=list(refs)
+                account_id=account_id, coordinator_id=coordinator_id, refs=list(refs)
             )
         except Exception:
             log.exception("torimatome could not take back cart lines %s", [r.ref for r in refs])
@@ -176,32 +178,70 @@ class Consolidation(Service):
             self._mailer.enqueue(uow, now, base, [(requester, REQUESTER)])
 
     def release(self, actor: str, line_id: str) -> RequestLine:
-        """Take a consolidated line back out of the cart: it is requested again."""
+        """Take a consolidated line back out of the cart: it is requested again.
+
+        If the cart gave the line up but the release then fails to commit, the line is put
+        back in the cart (under the new reference the cart gives it, its version one step on),
+        so a consolidated line is never left outside the cart.
+        """
         lid = check_id(line_id, "line_id")
-        with self._unit() as uow:
-            coordinator = self._actor(uow, actor, Feature.CONSOLIDATION)
-            line = uow.requests.lines([lid]).get(lid)
-            if line is None or line.account_id != coordinator.account_id:
-                raise NotFound("line", lid)
-            moved = line.move(Act.RELEASE, cart_ref=None, decided_by=None, decided_at=None)
-            uow.requests.update_lines([moved])
-            # Removed inside the unit: a cart that refuses leaves the line consolidated and in
-            # the cart. Should the commit itself then fail, the line stays consolidated while
-            # the cart no longer holds it; releasing it again repairs that (the cart ignores a
-            # ref it no longer has), whereas the other order could leave a released line in the
-            # cart, where checkout would buy it.
-            if line.cart_ref is not None:
-                try:
+        given_up: tuple[RequestLine, str] | None = None
+        try:
+            with self._unit() as uow:
+                coordinator = self._actor(uow, actor, Feature.CONSOLIDATION)
+                line = uow.requests.lines([lid]).get(lid)
+                if line is None or line.account_id != coordinator.account_id:
+                    raise NotFound("line", lid)
+                moved = line.move(Act.RELEASE, cart_ref=None, decided_by=None, decided_at=None)
+                uow.requests.update_lines([moved])
+                # Removed inside the unit: a cart that refuses leaves the line consolidated and
+                # in the cart; a commit that fails after the cart let go puts it back (below).
+                # The other order could leave a released line in the cart, where checkout
+                # would buy it.
+                if line.cart_ref is not None:
                     # The line sits in the cart of the coordinator who consolidated it, whoever
                     # releases it now.
-                    self.pm.hook.torimatome_remove_from_cart(
-                        account_id=coordinator.account_id,
-                        coordinator_id=line.decided_by or coordinator.id,
-                        refs=[CartRef(line.id, line.cart_ref)],
-                    )
-                except Exception as exc:
-                    raise CartError(f"The cart could not release the line: {exc!r}") from exc
+                    owner = line.decided_by or coordinator.id
+                    try:
+                        self.pm.hook.torimatome_remove_from_cart(
+                            account_id=coordinator.account_id,
+                            coordinator_id=owner,
+                            refs=[CartRef(line.id, line.cart_ref)],
+                        )
+                    except Exception as exc:
+                        raise CartError(f"The cart could not release the line: {exc!r}") from exc
+                    given_up = (line, owner)
+        except BaseException:
+            if given_up is not None:
+                self._put_back(*given_up)
+            raise
         return moved
+
+    def _put_back(self, line: RequestLine, owner: str) -> None:
+        """Undo a cart removal whose release did not commit: add the line to its cart again
+        and store the new reference. Should that fail too, the line is taken back out of the
+        cart again (a consolidated line outside the cart is repaired by releasing it; a stray
+        cart line would be bought) and the failure is logged."""
+        entry = CartEntry(line.id, line.sku, line.name, line.quantity, line.unit_price)
+        try:
+            refs = self._add_to_cart(line.account_id, owner, [entry])
+        except Exception:
+            log.exception("torimatome could not put line %s back in the cart", line.id)
+            return
+        try:
+            (ref,) = refs
+            if ref.line_id != line.id:
+                raise CartError(f"The cart answered for {ref.line_id!r}, not {line.id!r}.")
+            with self._unit() as uow:
+                current = uow.requests.lines([line.id]).get(line.id)
+                if current != line:
+                    raise CartError(f"Line {line.id!r} moved while it was put back.")
+                uow.requests.update_lines(
+                    [attrs.evolve(line, cart_ref=ref.ref, version=line.version + 1)]
+                )
+        except Exception:
+            self._compensate(line.account_id, owner, refs)
+            log.exception("torimatome could not put line %s back in the cart", line.id)
 
     def record_order(
         self, actor: str, order_id: str, line_ids: Sequence[str], *, order_status: str = ""
