@@ -4,10 +4,16 @@ Real code, not a fake: it honours the same contract as SQLite (proved by the con
 suite). Transactions are serialised by a lock and rolled back through an undo journal, so a
 failed unit of work leaves every table exactly as it was, at a cost proportional to what it
 changed rather than to the size of the data.
+
+Like the SQLite schema, it keeps secondary indexes so that the hot reads cost what they return,
+not what the account has accumulated: each account's and each requester's requests sorted on
+(submitted_at, id) for history pages and the purge, each account's pending lines, the unsent
+mails, and each account's users.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -47,13 +53,19 @@ class _Tables:
         self.threads: dict[str, list[str]] = {}
         self.outbox: dict[str, OutboxMail] = {}
         self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
+        # Secondary indexes, kept current by every write (and by the journal's undo).
+        self.account_users: dict[str, list[str]] = {}
+        self.account_requests: dict[str, list[tuple[dt.datetime, str]]] = {}
+        self.requester_requests: dict[str, list[tuple[dt.datetime, str]]] = {}
+        self.pending: dict[str, dict[str, None]] = {}
+        self.unsent: dict[str, None] = {}
 
 
 class _Journal:
     """Undo entries recorded by every write, replayed backwards on rollback."""
 
     def __init__(self) -> None:
-        self.entries: list[Callable[[], None]] = []
+        self.entries: list[Callable[[], object]] = []
         self.open = True
 
     def set(self, table: dict[Any, Any], key: Any, value: Any) -> None:
@@ -69,10 +81,42 @@ class _Journal:
         items = table.get(key)
         self.set(table, key, [*(items or []), item])
 
+    def insort(self, table: dict[Any, list[Any]], key: Any, item: Any) -> None:
+        """Add ``item`` to the sorted list ``table[key]`` (created if missing)."""
+        items = table.setdefault(key, [])
+        bisect.insort(items, item)
+        self.entries.append(lambda: _remove_sorted(items, item))
+
+    def remove_sorted(self, table: dict[Any, list[Any]], key: Any, item: Any) -> None:
+        items = table.get(key)
+        if items is not None and _remove_sorted(items, item):
+            self.entries.append(lambda: bisect.insort(items, item))
+
+    def mark(self, table: dict[Any, dict[str, None]], key: Any, member: str, on: bool) -> None:
+        """Put ``member`` in (or take it out of) the set ``table[key]``."""
+        self.mark_in(table.setdefault(key, {}), member, on)
+
+    def mark_in(self, members: dict[str, None], member: str, on: bool) -> None:
+        """Put ``member`` in (or take it out of) ``members``, an insertion-ordered set."""
+        if on and member not in members:
+            members[member] = None
+            self.entries.append(lambda: members.pop(member, None))
+        elif not on and member in members:
+            del members[member]
+            self.entries.append(lambda: members.__setitem__(member, None))
+
     def rollback(self) -> None:
         for undo in reversed(self.entries):
             undo()
         self.entries.clear()
+
+
+def _remove_sorted(items: list[Any], item: Any) -> bool:
+    index = bisect.bisect_left(items, item)
+    if index < len(items) and items[index] == item:
+        del items[index]
+        return True
+    return False
 
 
 def _restore(table: dict[Any, Any], key: Any, old: Any) -> None:
@@ -133,6 +177,7 @@ class _Users(_Repo):
         self.j.set(self.t.users, user.id, user)
         self.j.set(self.t.logins, user.login_id, user.id)
         self.j.set(self.t.passwords, user.id, password_hash)
+        self.j.append(self.t.account_users, user.account_id, user.id)
 
     def get(self, user_id: str) -> User | None:
         return self.t.users.get(user_id)
@@ -142,7 +187,8 @@ class _Users(_Repo):
         return None if user_id is None else self.t.users[user_id]
 
     def in_account(self, account_id: str) -> list[User]:
-        return [u for u in self.t.users.values() if u.account_id == account_id]
+        users = self.t.users
+        return [users[i] for i in self.t.account_users.get(account_id, ())]
 
     def update(self, user: User) -> None:
         self._writable()
@@ -178,6 +224,11 @@ class _Requests(_Repo):
         self.j.set(self.t.request_lines, request.id, tuple(ln.id for ln in request.lines))
         for line in request.lines:
             self.j.set(self.t.lines, line.id, line)
+            if line.status in PENDING_STATUSES:
+                self.j.mark(self.t.pending, line.account_id, line.id, True)
+        key = (request.submitted_at, request.id)
+        self.j.insort(self.t.account_requests, request.account_id, key)
+        self.j.insort(self.t.requester_requests, request.requester_id, key)
 
     def _assemble(self, request_id: str) -> OrderRequest:
         header = self.t.requests[request_id]
@@ -225,59 +276,73 @@ class _Requests(_Repo):
                 position=stored.position,
             )
             self.j.set(self.t.lines, line.id, kept)
+            if (stored.status in PENDING_STATUSES) != (kept.status in PENDING_STATUSES):
+                self.j.mark(
+                    self.t.pending, kept.account_id, kept.id, kept.status in PENDING_STATUSES
+                )
 
     def pending_lines(self, account_id: str) -> list[RequestLine]:
-        found = [
-            ln
-            for ln in self.t.lines.values()
-            if ln.account_id == account_id and ln.status in PENDING_STATUSES
-        ]
+        lines = self.t.lines
+        found = [lines[i] for i in self.t.pending.get(account_id, ())]
         return sorted(found, key=self._line_order)
 
     def pending_count(self, account_id: str) -> int:
-        return len(self.pending_lines(account_id))
+        return len(self.t.pending.get(account_id, ()))
 
     def page(self, query: RequestQuery) -> list[OrderRequest]:
         self._live()
         if query.limit < 1:
             raise StorageError("limit must be at least 1.")
-        keyed = []
-        for request_id, header in self.t.requests.items():
-            if header.account_id != query.account_id:
-                continue
-            if query.requester_id is not None and header.requester_id != query.requester_id:
-                continue
-            at = header.submitted_at
-            if query.submitted_from is not None and at < query.submitted_from:
-                continue
-            if query.submitted_before is not None and at >= query.submitted_before:
-                continue
-            if query.after is not None and (at, request_id) >= query.after:
+        # Walk the sorted index newest first, between the period's bounds, until the page is
+        # full: the cost follows the page, not the account's history.
+        if query.requester_id is not None:
+            keys = self.t.requester_requests.get(query.requester_id, [])
+        else:
+            keys = self.t.account_requests.get(query.account_id, [])
+        high = len(keys)
+        if query.submitted_before is not None:
+            high = bisect.bisect_left(keys, (query.submitted_before,))
+        if query.after is not None:
+            high = min(high, bisect.bisect_left(keys, query.after))
+        low = (
+            0 if query.submitted_from is None else bisect.bisect_left(keys, (query.submitted_from,))
+        )
+        found: list[OrderRequest] = []
+        for index in range(high - 1, low - 1, -1):
+            at, request_id = keys[index]
+            if self.t.requests[request_id].account_id != query.account_id:
                 continue
             request = self._assemble(request_id)
             if request.closed and at < query.visible_since:
                 continue
             if query.decided_only and not request.decided:
                 continue
-            keyed.append(((at, request_id), request))
-        keyed.sort(key=lambda pair: pair[0], reverse=True)
-        return [request for _, request in keyed[: query.limit]]
+            found.append(request)
+            if len(found) == query.limit:
+                break
+        return found
 
-    def purge(self, account_id: str, before: dt.datetime, *, dry_run: bool) -> PurgeCounts:
+    def purge(
+        self, account_id: str, before: dt.datetime, *, dry_run: bool, limit: int | None = None
+    ) -> PurgeCounts:
         if not dry_run:
             self._writable()
-        doomed, kept_open = [], 0
-        for request_id, header in self.t.requests.items():
-            if header.account_id != account_id or header.submitted_at >= before:
-                continue
+        if dry_run:
+            limit = None
+        doomed: list[tuple[dt.datetime, str]] = []
+        kept_open = 0
+        keys = self.t.account_requests.get(account_id, [])
+        # Oldest first, as far as the cutoff: the requests a purge may take.
+        for at, request_id in keys[: bisect.bisect_left(keys, (before,))]:
             lines = [self.t.lines[i] for i in self.t.request_lines[request_id]]
-            if is_closed(lines):
-                doomed.append(request_id)
-            else:
+            if not is_closed(lines):
                 kept_open += 1
-        doomed_set = set(doomed)
-        # Delivered mails of doomed requests, and delivered mails whose request an earlier
-        # purge already took (they were still waiting then).
+            elif limit is None or len(doomed) < limit:
+                doomed.append((at, request_id))
+        finishing = limit is None or len(doomed) < limit
+        doomed_set = {request_id for _, request_id in doomed}
+        # Delivered mails of doomed requests, and (once the account's purge finishes) delivered
+        # mails whose request an earlier purge already took (they were still waiting then).
         mails = [
             m.id
             for m in self.t.outbox.values()
@@ -285,13 +350,17 @@ class _Requests(_Repo):
             and m.request_id is not None
             and (
                 m.request_id in doomed_set
-                or (m.account_id == account_id and m.request_id not in self.t.requests)
+                or (
+                    finishing and m.account_id == account_id and m.request_id not in self.t.requests
+                )
             )
         ]
-        n_lines = sum(len(self.t.request_lines[r]) for r in doomed)
-        n_messages = sum(len(self.t.threads.get(r, ())) for r in doomed)
+        n_lines = sum(len(self.t.request_lines[r]) for r in doomed_set)
+        n_messages = sum(len(self.t.threads.get(r, ())) for r in doomed_set)
         if not dry_run:
-            for request_id in doomed:
+            for key in doomed:
+                request_id = key[1]
+                header = self.t.requests[request_id]
                 for line_id in self.t.request_lines[request_id]:
                     self.j.delete(self.t.lines, line_id)
                 for message_id in self.t.threads.get(request_id, ()):
@@ -299,6 +368,8 @@ class _Requests(_Repo):
                 self.j.delete(self.t.threads, request_id)
                 self.j.delete(self.t.request_lines, request_id)
                 self.j.delete(self.t.requests, request_id)
+                self.j.remove_sorted(self.t.account_requests, account_id, key)
+                self.j.remove_sorted(self.t.requester_requests, header.requester_id, key)
             for mail_id in mails:
                 self.j.delete(self.t.outbox, mail_id)
         return PurgeCounts(len(doomed), n_lines, n_messages, len(mails), kept_open)
@@ -327,15 +398,19 @@ class _Outbox(_Repo):
         if mail.id in self.t.outbox:
             raise Conflict(f"Mail {mail.id!r} already exists.")
         self.j.set(self.t.outbox, mail.id, mail)
+        if mail.sent_at is None:
+            self.j.mark_in(self.t.unsent, mail.id, True)
 
     def due(self, now: dt.datetime, limit: int) -> list[OutboxMail]:
         self._live()
         if limit < 1:
             raise StorageError("limit must be at least 1.")
+        outbox = self.t.outbox
+        # Unsent mails in insertion order, as the stable sort below needs for equal keys.
         due = [
             m
-            for m in self.t.outbox.values()
-            if m.sent_at is None and (m.next_attempt_at is None or m.next_attempt_at <= now)
+            for m in (outbox[i] for i in self.t.unsent)
+            if m.next_attempt_at is None or m.next_attempt_at <= now
         ]
         due.sort(key=lambda m: (m.next_attempt_at or m.created_at, m.created_at))
         return due[:limit]
@@ -349,6 +424,7 @@ class _Outbox(_Repo):
 
     def mark_sent(self, mail_id: str, at: dt.datetime) -> None:
         self._replace(mail_id, sent_at=at)
+        self.j.mark_in(self.t.unsent, mail_id, False)
 
     def reschedule(
         self, mail_id: str, *, attempts: int, next_attempt_at: dt.datetime, error: str
@@ -359,7 +435,7 @@ class _Outbox(_Repo):
         self._replace(mail_id, next_attempt_at=until)
 
     def pending_count(self) -> int:
-        return sum(1 for m in self.t.outbox.values() if m.sent_at is None)
+        return len(self.t.unsent)
 
     def get(self, mail_id: str) -> OutboxMail | None:
         return self.t.outbox.get(mail_id)
