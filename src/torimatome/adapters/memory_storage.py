@@ -27,6 +27,7 @@ from ..domain.errors import NAMED_TWICE, VERSION_MOVED, Conflict, StorageError
 from ..domain.lines import PENDING_STATUSES, RequestLine
 from ..domain.messages import Message
 from ..domain.requests import OrderRequest, is_closed
+from ..domain.roles import Role
 from ..domain.users import User
 from ..ports.storage import (
     IdempotencyRecord,
@@ -189,6 +190,13 @@ class _Users(_Repo):
     def in_account(self, account_id: str) -> list[User]:
         users = self.t.users
         return [users[i] for i in self.t.account_users.get(account_id, ())]
+
+    def many(self, user_ids: Collection[str]) -> dict[str, User]:
+        users = self.t.users
+        return {i: users[i] for i in user_ids if i in users}
+
+    def coordinators(self, account_id: str) -> list[User]:
+        return [u for u in self.in_account(account_id) if u.role is Role.COORDINATOR]
 
     def update(self, user: User) -> None:
         self._writable()

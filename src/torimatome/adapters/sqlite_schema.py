@@ -155,8 +155,13 @@ _V1 = (
     "CREATE INDEX idempotency_age ON idempotency (created_at)",
 )
 
+_V2 = (
+    # Mail recipients: an account's coordinators without reading its thousands of users.
+    "CREATE INDEX users_by_role ON users (account_id, role)",
+)
+
 #: Each step is a list of statements; step ``n`` upgrades version ``n`` to ``n + 1``.
-MIGRATIONS: list[tuple[str, ...]] = [_V1]
+MIGRATIONS: list[tuple[str, ...]] = [_V1, _V2]
 LATEST_VERSION = len(MIGRATIONS)
 
 

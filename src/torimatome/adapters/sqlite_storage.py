@@ -115,8 +115,22 @@ _UPSERT_ACCOUNT = (
     + " ON CONFLICT (id) DO UPDATE SET "
     + ", ".join(f"{n} = excluded.{n}" for n in _fields(Account) if n != "id")
 )
+# users_by_role answers it; its implicit rowid gives registration order.
+COORDINATORS_SQL = (
+    f"SELECT {_select(User, 'users')} FROM users "
+    "WHERE account_id = ? AND role = 'coordinator' ORDER BY rowid"
+)
 _DOOMED = "account_id = :account_id AND submitted_at < :before AND closed = 1"
 _DOOMED_IDS = f"SELECT id FROM requests WHERE {_DOOMED}"
+_KEPT_OPEN = (
+    "SELECT count(*) AS n FROM requests "
+    "WHERE account_id = :account_id AND submitted_at < :before AND closed = 0"
+)
+_ORPHAN_MAILS = (
+    "FROM outbox WHERE account_id = :account_id AND sent_at IS NOT NULL "
+    "AND request_id IS NOT NULL "
+    "AND NOT EXISTS (SELECT 1 FROM requests WHERE requests.id = outbox.request_id)"
+)
 
 
 def page_sql(query: RequestQuery) -> tuple[str, dict[str, Any]]:
@@ -294,6 +308,18 @@ class _Users(_Repo):
         rows = self.s.rows(f"{self._SELECT} WHERE account_id = ? ORDER BY rowid", (account_id,))
         return [from_row(r, User) for r in rows]
 
+    def many(self, user_ids: Collection[str]) -> dict[str, User]:
+        wanted = list(dict.fromkeys(user_ids))
+        found: dict[str, User] = {}
+        for chunk in _chunks(wanted):
+            for row in self.s.rows(f"{self._SELECT} WHERE id IN ({_marks(chunk)})", chunk):
+                found[row["id"]] = from_row(row, User)
+        return {i: found[i] for i in wanted if i in found}
+
+    def coordinators(self, account_id: str) -> list[User]:
+        rows = self.s.rows(COORDINATORS_SQL, (account_id,))
+        return [from_row(r, User) for r in rows]
+
     def update(self, user: User) -> None:
         self.s.writable()
         stored = self.s.one("SELECT version, login_id FROM users WHERE id = ?", (user.id,))
@@ -432,14 +458,61 @@ class _Requests(_Repo):
         sql, params = page_sql(query)
         return self._assemble(self.s.rows(sql, params))
 
-    def purge(self, account_id: str, before: dt.datetime, *, dry_run: bool) -> PurgeCounts:
+    def purge(
+        self, account_id: str, before: dt.datetime, *, dry_run: bool, limit: int | None = None
+    ) -> PurgeCounts:
         if not dry_run:
             self.s.writable()
+        if dry_run or limit is None:
+            return self._purge_all(account_id, before, dry_run=dry_run)
+        p: dict[str, Any] = {"account_id": account_id, "before": to_micros(before)}
+        # The oldest doomed requests first, read from requests_history; the batch is small, so
+        # its ids go into IN lists instead of repeating the doomed query per table.
+        ids = [
+            r["id"]
+            for r in self.s.rows(
+                f"{_DOOMED_IDS} ORDER BY submitted_at, id LIMIT :limit", {**p, "limit": limit}
+            )
+        ]
+        finishing = len(ids) < limit
+        n_lines = n_messages = n_mails = 0
+        with self.s.savepoint("purge"):
+            if finishing:
+                # Delivered mails whose request an earlier purge already took (they were still
+                # waiting then): swept once, when the account's purge finishes.
+                n_mails += self.s.run(f"DELETE {_ORPHAN_MAILS}", p).rowcount
+            for chunk in _chunks(ids):
+                marks = _marks(chunk)
+                n_lines += self._count(
+                    f"SELECT count(*) AS n FROM lines WHERE request_id IN ({marks})", chunk
+                )
+                n_messages += self._count(
+                    f"SELECT count(*) AS n FROM messages WHERE request_id IN ({marks})", chunk
+                )
+                # Undelivered mails stay: only delivered ones go, before their request does.
+                n_mails += self.s.run(
+                    f"DELETE FROM outbox WHERE request_id IN ({marks}) AND sent_at IS NOT NULL",
+                    chunk,
+                ).rowcount
+                # Lines and messages follow through ON DELETE CASCADE.
+                self.s.run(f"DELETE FROM requests WHERE id IN ({marks})", chunk)
+        return PurgeCounts(
+            requests=len(ids),
+            lines=n_lines,
+            messages=n_messages,
+            mails=n_mails,
+            kept_open=self._count(_KEPT_OPEN, p),
+        )
+
+    def _count(self, sql: str, params: Any) -> int:
+        row = self.s.one(sql, params)
+        return 0 if row is None else int(row["n"])
+
+    def _purge_all(self, account_id: str, before: dt.datetime, *, dry_run: bool) -> PurgeCounts:
         p = {"account_id": account_id, "before": to_micros(before)}
 
         def count(sql: str) -> int:
-            row = self.s.one(sql, p)
-            return 0 if row is None else int(row["n"])
+            return self._count(sql, p)
 
         # Counted and deleted in one transaction with the same conditions, so a dry run's
         # counts are the real run's.
@@ -457,10 +530,7 @@ class _Requests(_Repo):
                 f"SELECT count(*) AS n FROM messages WHERE request_id IN ({_DOOMED_IDS})"
             ),
             mails=count(f"SELECT count(*) AS n {delivered}"),
-            kept_open=count(
-                "SELECT count(*) AS n FROM requests "
-                "WHERE account_id = :account_id AND submitted_at < :before AND closed = 0"
-            ),
+            kept_open=count(_KEPT_OPEN),
         )
         if not dry_run:
             with self.s.savepoint("purge"):
