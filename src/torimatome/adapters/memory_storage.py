@@ -8,7 +8,7 @@ changed rather than to the size of the data.
 Like the SQLite schema, it keeps secondary indexes so that the hot reads cost what they return,
 not what the account has accumulated: each account's and each requester's requests sorted on
 (submitted_at, id) for history pages and the purge, each account's pending lines, the unsent
-mails, and each account's users.
+mails, each request's mails and the mails whose request is gone, and each account's users.
 """
 
 from __future__ import annotations
@@ -60,6 +60,8 @@ class _Tables:
         self.requester_requests: dict[str, list[tuple[dt.datetime, str]]] = {}
         self.pending: dict[str, dict[str, None]] = {}
         self.unsent: dict[str, None] = {}
+        self.request_mails: dict[str, dict[str, None]] = {}
+        self.orphans: dict[str, dict[str, None]] = {}  # account → mails whose request is gone
 
 
 class _Journal:
@@ -234,6 +236,9 @@ class _Requests(_Repo):
             self.j.set(self.t.lines, line.id, line)
             if line.status in PENDING_STATUSES:
                 self.j.mark(self.t.pending, line.account_id, line.id, True)
+        # Mails stored earlier under this id are no longer orphans.
+        for mail_id in self.t.request_mails.get(request.id, ()):
+            self.j.mark(self.t.orphans, self.t.outbox[mail_id].account_id, mail_id, False)
         key = (request.submitted_at, request.id)
         self.j.insort(self.t.account_requests, request.account_id, key)
         self.j.insort(self.t.requester_requests, request.requester_id, key)
@@ -351,18 +356,11 @@ class _Requests(_Repo):
         doomed_set = {request_id for _, request_id in doomed}
         # Delivered mails of doomed requests, and (once the account's purge finishes) delivered
         # mails whose request an earlier purge already took (they were still waiting then).
-        mails = [
-            m.id
-            for m in self.t.outbox.values()
-            if m.sent_at is not None
-            and m.request_id is not None
-            and (
-                m.request_id in doomed_set
-                or (
-                    finishing and m.account_id == account_id and m.request_id not in self.t.requests
-                )
-            )
-        ]
+        outbox = self.t.outbox
+        candidates = [i for r in doomed_set for i in self.t.request_mails.get(r, ())]
+        if finishing:
+            candidates += self.t.orphans.get(account_id, ())
+        mails = [i for i in candidates if outbox[i].sent_at is not None]
         n_lines = sum(len(self.t.request_lines[r]) for r in doomed_set)
         n_messages = sum(len(self.t.threads.get(r, ())) for r in doomed_set)
         if not dry_run:
@@ -379,8 +377,19 @@ class _Requests(_Repo):
                 self.j.remove_sorted(self.t.account_requests, account_id, key)
                 self.j.remove_sorted(self.t.requester_requests, header.requester_id, key)
             for mail_id in mails:
-                self.j.delete(self.t.outbox, mail_id)
+                self._forget_mail(mail_id)
+            # The mails still waiting outlive their request: they become orphans.
+            for request_id in doomed_set:
+                for mail_id in self.t.request_mails.get(request_id, ()):
+                    self.j.mark(self.t.orphans, outbox[mail_id].account_id, mail_id, True)
         return PurgeCounts(len(doomed), n_lines, n_messages, len(mails), kept_open)
+
+    def _forget_mail(self, mail_id: str) -> None:
+        mail = self.t.outbox[mail_id]
+        self.j.delete(self.t.outbox, mail_id)
+        if mail.request_id is not None:
+            self.j.mark(self.t.request_mails, mail.request_id, mail_id, False)
+            self.j.mark(self.t.orphans, mail.account_id, mail_id, False)
 
 
 class _Messages(_Repo):
@@ -408,6 +417,10 @@ class _Outbox(_Repo):
         self.j.set(self.t.outbox, mail.id, mail)
         if mail.sent_at is None:
             self.j.mark_in(self.t.unsent, mail.id, True)
+        if mail.request_id is not None:
+            self.j.mark(self.t.request_mails, mail.request_id, mail.id, True)
+            if mail.request_id not in self.t.requests:
+                self.j.mark(self.t.orphans, mail.account_id, mail.id, True)
 
     def due(self, now: dt.datetime, limit: int) -> list[OutboxMail]:
         self._live()

@@ -126,10 +126,14 @@ _KEPT_OPEN = (
     "SELECT count(*) AS n FROM requests "
     "WHERE account_id = :account_id AND submitted_at < :before AND closed = 0"
 )
+# Delivered mails whose request is gone (outbox_orphans answers it).
 _ORPHAN_MAILS = (
-    "FROM outbox WHERE account_id = :account_id AND sent_at IS NOT NULL "
-    "AND request_id IS NOT NULL "
-    "AND NOT EXISTS (SELECT 1 FROM requests WHERE requests.id = outbox.request_id)"
+    "FROM outbox WHERE account_id = :account_id AND orphaned = 1 AND sent_at IS NOT NULL"
+)
+# A mail names a request that is not stored: marked at insert, so the purge finds it by index.
+_INSERT_MAIL = _insert(OutboxMail, "outbox", "orphaned").replace(
+    ":orphaned",
+    "(:request_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM requests WHERE id = :request_id))",
 )
 
 
@@ -368,6 +372,11 @@ class _Requests(_Repo):
                 conflict,
                 many=True,
             )
+            # Mails stored earlier under this id are no longer orphans (outbox_by_request).
+            self.s.run(
+                "UPDATE outbox SET orphaned = 0 WHERE request_id = ? AND orphaned = 1",
+                (request.id,),
+            )
 
     def get(self, request_id: str) -> OrderRequest | None:
         header = self.s.one(
@@ -489,11 +498,13 @@ class _Requests(_Repo):
                 n_messages += self._count(
                     f"SELECT count(*) AS n FROM messages WHERE request_id IN ({marks})", chunk
                 )
-                # Undelivered mails stay: only delivered ones go, before their request does.
+                # Undelivered mails stay: only delivered ones go, before their request does; the
+                # waiting ones are marked as orphans.
                 n_mails += self.s.run(
                     f"DELETE FROM outbox WHERE request_id IN ({marks}) AND sent_at IS NOT NULL",
                     chunk,
                 ).rowcount
+                self.s.run(f"UPDATE outbox SET orphaned = 1 WHERE request_id IN ({marks})", chunk)
                 # Lines and messages follow through ON DELETE CASCADE.
                 self.s.run(f"DELETE FROM requests WHERE id IN ({marks})", chunk)
         return PurgeCounts(
@@ -518,24 +529,24 @@ class _Requests(_Repo):
         # counts are the real run's.
         # Delivered mails of doomed requests, and delivered mails whose request an earlier purge
         # already took (they were still waiting then).
-        delivered = (
-            f"FROM outbox WHERE sent_at IS NOT NULL AND (request_id IN ({_DOOMED_IDS}) OR ("
-            "account_id = :account_id AND request_id IS NOT NULL AND NOT EXISTS "
-            "(SELECT 1 FROM requests WHERE requests.id = outbox.request_id)))"
-        )
+        delivered = f"FROM outbox WHERE sent_at IS NOT NULL AND request_id IN ({_DOOMED_IDS})"
         counts = PurgeCounts(
             requests=count(f"SELECT count(*) AS n FROM requests WHERE {_DOOMED}"),
             lines=count(f"SELECT count(*) AS n FROM lines WHERE request_id IN ({_DOOMED_IDS})"),
             messages=count(
                 f"SELECT count(*) AS n FROM messages WHERE request_id IN ({_DOOMED_IDS})"
             ),
-            mails=count(f"SELECT count(*) AS n {delivered}"),
+            mails=count(f"SELECT count(*) AS n {delivered}")
+            + count(f"SELECT count(*) AS n {_ORPHAN_MAILS}"),
             kept_open=count(_KEPT_OPEN),
         )
         if not dry_run:
             with self.s.savepoint("purge"):
-                # Undelivered mails stay: only delivered ones go, before their request does.
+                # Undelivered mails stay: only delivered ones go, before their request does; the
+                # waiting ones are marked as orphans.
+                self.s.run(f"DELETE {_ORPHAN_MAILS}", p)
                 self.s.run(f"DELETE {delivered}", p)
+                self.s.run(f"UPDATE outbox SET orphaned = 1 WHERE request_id IN ({_DOOMED_IDS})", p)
                 # Lines and messages follow through ON DELETE CASCADE.
                 self.s.run(f"DELETE FROM requests WHERE {_DOOMED}", p)
         return counts
@@ -560,9 +571,7 @@ class _Outbox(_Repo):
     _SELECT = f"SELECT {_select(OutboxMail, 'outbox')} FROM outbox"
 
     def add(self, mail: OutboxMail) -> None:
-        self.s.insert(
-            _insert(OutboxMail, "outbox"), to_row(mail), f"Mail {mail.id!r} already exists."
-        )
+        self.s.insert(_INSERT_MAIL, to_row(mail), f"Mail {mail.id!r} already exists.")
 
     def due(self, now: dt.datetime, limit: int) -> list[OutboxMail]:
         rows = self.s.rows(

@@ -1046,6 +1046,19 @@ class AbstractStorageTests:
             assert uow.outbox.get("mail-orphan") is None
             assert uow.outbox.get("mail-pending") is not None
 
+    def test_a_mail_naming_a_request_stored_later_is_no_orphan_to_purge(
+        self, storage: Storage
+    ) -> None:
+        self._purge_world(storage)
+        with storage.unit_of_work() as uow:
+            uow.outbox.add(make_mail("mail-early", request_id="r-later", sent_at=at(-1)))
+            uow.requests.add(make_request("r-later", submitted_at=at(5)))
+        with storage.unit_of_work() as uow:
+            counts = uow.requests.purge("acc-1", at(0), dry_run=False, limit=10)
+        assert counts == self._EXPECTED_PURGE
+        with storage.unit_of_work(write=False) as uow:
+            assert uow.outbox.get("mail-early") is not None
+
     # -- messages
 
     def test_a_thread_is_in_posting_order_then_insertion_order(
