@@ -1,11 +1,14 @@
 # The two commands of the README: `make demo` and `make test`. Each builds or refreshes its own
-# virtual environment, so a fresh machine needs only Python 3.11+, git and make.
+# virtual environment, so a fresh machine needs only Python 3.11+, git and make. `make bench`
+# adds the plotting library (the `bench` extra) under a stamp of its own, so `make test` never
+# installs it.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: demo test lint typecheck pytest matrix clean
+.PHONY: demo test lint typecheck pytest matrix bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "torimatome needs Python 3.11 or newer")'
@@ -15,6 +18,11 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
+$(BENCH_STAMP): $(STAMP)
+	@echo "Adding the benchmark extras to $(VENV)..."
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	@touch $(BENCH_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/torimatome demo
 
@@ -22,8 +30,8 @@ matrix: $(STAMP)
 	$(BIN)/torimatome matrix
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests examples
-	$(BIN)/ruff format --check src tests examples
+	$(BIN)/ruff check src tests examples benchmarks
+	$(BIN)/ruff format --check src tests examples benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src
@@ -32,6 +40,11 @@ pytest: $(STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# Every size (10k, 100k, 1M request lines) unless TORIMATOME_BENCH_SIZES=10k,100k says
+# otherwise; writes docs/performance.md, .json and .png. Timed, so never part of `make test`.
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis torimatome-demo.sqlite3*
