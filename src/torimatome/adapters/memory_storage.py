@@ -407,6 +407,9 @@ class _Messages(_Repo):
         # Stable sort keeps insertion order among posts of the same instant.
         return sorted(thread, key=lambda m: m.posted_at)
 
+    def for_requests(self, request_ids: Collection[str]) -> dict[str, list[Message]]:
+        return {request_id: self.for_request(request_id) for request_id in request_ids}
+
 
 class _Outbox(_Repo):
     def add(self, mail: OutboxMail) -> None:

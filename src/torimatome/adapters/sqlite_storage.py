@@ -16,6 +16,7 @@ are converted to and from rows by ``rows`` (cattrs); the schema and its migratio
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import sqlite3
 import threading
@@ -64,14 +65,17 @@ _UNIQUE_ERRORS = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMA
 # -- SQL built from the value classes, so a column list never drifts from its fields ----------
 
 
+@functools.cache
 def _fields(cls: type) -> list[str]:
     return [f.name for f in attrs.fields(cls) if f.name != "lines"]
 
 
+@functools.cache
 def _select(cls: type, table: str) -> str:
     return ", ".join(f'{table}."{name}"' for name in _fields(cls))
 
 
+@functools.cache
 def _insert(cls: type, table: str, *extra: str) -> str:
     names = [*_fields(cls), *extra]
     columns = ", ".join(f'"{name}"' for name in names)
@@ -222,11 +226,19 @@ class _Session:
     def rows(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         self._usable()
         try:
+            cursor = self.connection.cursor()
+            cursor.row_factory = None  # tuples; the dicts are built below
+            cursor.execute(sql, params)
             # fetchall steps the statement too, so it can fail as much as execute.
-            found: list[dict[str, Any]] = self.connection.execute(sql, params).fetchall()
+            found: list[tuple[Any, ...]] = cursor.fetchall()
         except sqlite3.Error as exc:
             raise _storage_error(exc) from exc
-        return found
+        if not found:
+            return []
+        # Plain dicts, not sqlite3.Row: cattrs tests `name in row`, which a Row answers by
+        # value. The column names are read once per statement, not once per row.
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in found]
 
     def one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
         found = self.rows(sql, params)
@@ -566,6 +578,20 @@ class _Messages(_Repo):
             (request_id,),
         )
         return [from_row(r, Message) for r in rows]
+
+    def for_requests(self, request_ids: Collection[str]) -> dict[str, list[Message]]:
+        wanted = list(dict.fromkeys(request_ids))
+        threads: dict[str, list[Message]] = {r: [] for r in wanted}
+        for chunk in _chunks(wanted):
+            # messages_thread gives (request_id, posted_at, rowid) order: one read per chunk.
+            rows = self.s.rows(
+                f"SELECT {_select(Message, 'messages')} FROM messages "
+                f"WHERE request_id IN ({_marks(chunk)}) ORDER BY request_id, posted_at, rowid",
+                chunk,
+            )
+            for row in rows:
+                threads[row["request_id"]].append(from_row(row, Message))
+        return threads
 
 
 class _Outbox(_Repo):

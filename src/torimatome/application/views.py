@@ -35,7 +35,7 @@ class Views(Service):
         self, uow: UnitOfWork, account_id: str, requests: Sequence[OrderRequest]
     ) -> list[RequestView]:
         """Requests with their threads and the current names of everyone shown."""
-        threads = {r.id: uow.messages.for_request(r.id) for r in requests}
+        threads = uow.messages.for_requests([r.id for r in requests])
         people = {r.requester_id for r in requests}
         people.update(m.author_id for thread in threads.values() for m in thread)
         names = self._names(uow, account_id, people)

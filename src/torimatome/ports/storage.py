@@ -164,6 +164,10 @@ class MessageRepository(Protocol):
     def for_request(self, request_id: str) -> list[Message]:
         """The thread in time order (posted_at, then insertion)."""
 
+    def for_requests(self, request_ids: Collection[str]) -> dict[str, list[Message]]:
+        """Several threads in one read (a history page's): each request id maps to what
+        ``for_request`` gives, an empty list for a request without messages."""
+
 
 class OutboxRepository(Protocol):
     def add(self, mail: OutboxMail) -> None: ...

@@ -1110,6 +1110,22 @@ class AbstractStorageTests:
         with pytest.raises(Conflict), storage.unit_of_work() as uow:
             uow.messages.add(make_message(body="again"))
 
+    def test_several_threads_read_at_once_are_each_as_read_alone(
+        self, storage: Storage, office: Office
+    ) -> None:
+        self._add(storage, make_request("r-1"), make_request("r-2"), make_request("r-3"))
+        with storage.unit_of_work() as uow:
+            for i, (request_id, minute) in enumerate([("r-2", 5), ("r-1", 3), ("r-2", 1)]):
+                uow.messages.add(
+                    make_message(f"m-{i}", request_id=request_id, posted_at=at(minute))
+                )
+        with storage.unit_of_work(write=False) as uow:
+            alone = {r: uow.messages.for_request(r) for r in ("r-2", "r-3", "r-1")}
+            together = uow.messages.for_requests(["r-2", "r-3", "r-1", "r-2"])
+            assert uow.messages.for_requests([]) == {}
+        assert together == alone
+        assert list(together) == ["r-2", "r-3", "r-1"]
+
     # -- outbox
 
     def test_an_added_mail_reads_back_equal(self, storage: Storage, office: Office) -> None:
