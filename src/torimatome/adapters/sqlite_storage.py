@@ -28,9 +28,9 @@ import attrs
 
 from ..domain.accounts import Account
 from ..domain.errors import NAMED_TWICE, VERSION_MOVED, ConfigurationError, Conflict, StorageError
-from ..domain.lines import RequestLine
+from ..domain.lines import OPEN_STATUSES, RequestLine
 from ..domain.messages import Message
-from ..domain.requests import OrderRequest, is_closed
+from ..domain.requests import OrderRequest
 from ..domain.users import User
 from ..ports.config import SYNCHRONOUS_MODES, Config
 from ..ports.storage import (
@@ -100,6 +100,17 @@ PENDING_COUNT_SQL = f"SELECT count(*) AS n FROM lines WHERE {_PENDING}"
 LINES_OF_ORDER_SQL = (
     f"SELECT {_select(RequestLine, 'lines')} FROM lines "
     f"WHERE account_id = ? AND order_id = ? ORDER BY {_LINE_ORDER}"
+)
+# The stored closed / decided flags of the requests of the named lines, recomputed by the
+# domain's rules (closed: no line in an open state; decided: some line has a decision).
+_OPEN = ", ".join(f"'{status.value}'" for status in sorted(OPEN_STATUSES))
+_REFRESH_FLAGS = (
+    "UPDATE requests SET "
+    f"closed = NOT EXISTS (SELECT 1 FROM lines WHERE lines.request_id = requests.id "
+    f"AND lines.status IN ({_OPEN})), "
+    "decided = EXISTS (SELECT 1 FROM lines WHERE lines.request_id = requests.id "
+    "AND lines.decided_at IS NOT NULL) "
+    "WHERE id IN (SELECT request_id FROM lines WHERE id IN ({marks}))"
 )
 # A line's identity (id, request_id, account_id, requester_id, position) never changes.
 _LINE_MUTABLE = [
@@ -220,6 +231,13 @@ class _Session:
         self._usable()
         try:
             return self.connection.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise _storage_error(exc) from exc
+
+    def run_many(self, sql: str, params: Sequence[Any]) -> sqlite3.Cursor:
+        self._usable()
+        try:
+            return self.connection.executemany(sql, params)
         except sqlite3.Error as exc:
             raise _storage_error(exc) from exc
 
@@ -362,6 +380,10 @@ class _Users(_Repo):
             raise StorageError(f"Unknown user {user_id!r}.")
 
 
+class _Stale(Exception):
+    """A line of an update_lines batch had moved on (never leaves the adapter)."""
+
+
 class _Requests(_Repo):
     _SELECT_LINES = f"SELECT {_select(RequestLine, 'lines')} FROM lines"
 
@@ -438,36 +460,27 @@ class _Requests(_Repo):
             raise Conflict(lines=twice)
         # The savepoint keeps "nothing is stored" true even when the caller catches the
         # Conflict and goes on to commit the unit of work.
-        with self.s.savepoint("update_lines"):
-            stale: dict[str, str] = {}
-            for line in lines:
-                cursor = self.s.run(
-                    _UPDATE_LINE, {**to_row(line), "expected_version": line.version - 1}
-                )
-                if cursor.rowcount != 1:
-                    stale[line.id] = VERSION_MOVED
-            if stale:
-                raise Conflict(lines=stale)
-            ids = [line.id for line in lines]
-            touched = {
-                row["request_id"]
-                for chunk in _chunks(ids)
-                for row in self.s.rows(
-                    f"SELECT DISTINCT request_id FROM lines WHERE id IN ({_marks(chunk)})", chunk
-                )
-            }
-            self._refresh_flags(sorted(touched))
-
-    def _refresh_flags(self, request_ids: Sequence[str]) -> None:
-        """Recompute the stored ``closed`` / ``decided`` flags with the domain's own rules."""
-        for request_id, rows in self._line_rows(request_ids).items():
-            lines = [from_row(r, RequestLine) for r in rows]
-            closed = is_closed(lines)
-            decided = any(line.decided_at is not None for line in lines)
-            self.s.run(
-                "UPDATE requests SET closed = ?, decided = ? WHERE id = ?",
-                (closed, decided, request_id),
-            )
+        try:
+            with self.s.savepoint("update_lines"):
+                # One statement for the batch; a line whose version moved matches no row.
+                changed = self.s.run_many(
+                    _UPDATE_LINE,
+                    [{**to_row(line), "expected_version": line.version - 1} for line in lines],
+                ).rowcount
+                if changed != len(lines):
+                    raise _Stale
+                for chunk in _chunks(named):
+                    self.s.run(_REFRESH_FLAGS.format(marks=_marks(chunk)), chunk)
+        except _Stale:
+            # Rolled back: name every line whose stored version is not the one replaced.
+            stored = self.lines(named)
+            raise Conflict(
+                lines={
+                    line.id: VERSION_MOVED
+                    for line in lines
+                    if line.id not in stored or stored[line.id].version + 1 != line.version
+                }
+            ) from None
 
     def pending_lines(self, account_id: str) -> list[RequestLine]:
         return [from_row(r, RequestLine) for r in self.s.rows(PENDING_LINES_SQL, (account_id,))]
