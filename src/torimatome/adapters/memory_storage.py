@@ -95,6 +95,16 @@ class _Journal:
         if items is not None and _remove_sorted(items, item):
             self.entries.append(lambda: bisect.insort(items, item))
 
+    def drop_from_head(self, items: list[Any], gone: Collection[Any]) -> None:
+        """Remove ``gone`` from the sorted list ``items``, where they sit near its start."""
+        if not gone:
+            return
+        head = bisect.bisect_right(items, max(gone))
+        old = items[:head]
+        kept = [item for item in old if item not in gone]
+        items[:head] = kept
+        self.entries.append(lambda: items.__setitem__(slice(0, len(kept)), old))
+
     def mark(self, table: dict[Any, dict[str, None]], key: Any, member: str, on: bool) -> None:
         """Put ``member`` in (or take it out of) the set ``table[key]``."""
         self.mark_in(table.setdefault(key, {}), member, on)
@@ -345,14 +355,22 @@ class _Requests(_Repo):
         doomed: list[tuple[dt.datetime, str]] = []
         kept_open = 0
         keys = self.t.account_requests.get(account_id, [])
-        # Oldest first, as far as the cutoff: the requests a purge may take.
-        for at, request_id in keys[: bisect.bisect_left(keys, (before,))]:
+        # Oldest first, as far as the cutoff: the requests a purge may take. A batch stops at
+        # its limit; the call that finishes the account has walked them all and counts the
+        # open ones kept.
+        end = bisect.bisect_left(keys, (before,))
+        for index in range(end):
+            at, request_id = keys[index]
             lines = [self.t.lines[i] for i in self.t.request_lines[request_id]]
             if not is_closed(lines):
                 kept_open += 1
-            elif limit is None or len(doomed) < limit:
+            elif limit is not None and len(doomed) == limit:
+                break
+            else:
                 doomed.append((at, request_id))
         finishing = limit is None or len(doomed) < limit
+        if not finishing:
+            kept_open = 0
         doomed_set = {request_id for _, request_id in doomed}
         # Delivered mails of doomed requests, and (once the account's purge finishes) delivered
         # mails whose request an earlier purge already took (they were still waiting then).
@@ -374,8 +392,10 @@ class _Requests(_Repo):
                 self.j.delete(self.t.threads, request_id)
                 self.j.delete(self.t.request_lines, request_id)
                 self.j.delete(self.t.requests, request_id)
-                self.j.remove_sorted(self.t.account_requests, account_id, key)
                 self.j.remove_sorted(self.t.requester_requests, header.requester_id, key)
+            # The doomed are the oldest of the account's index: rewrite its head once rather
+            # than shift the whole list for each of them.
+            self.j.drop_from_head(keys, set(doomed))
             for mail_id in mails:
                 self._forget_mail(mail_id)
             # The mails still waiting outlive their request: they become orphans.

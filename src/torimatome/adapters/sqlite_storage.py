@@ -538,7 +538,7 @@ class _Requests(_Repo):
             lines=n_lines,
             messages=n_messages,
             mails=n_mails,
-            kept_open=self._count(_KEPT_OPEN, p),
+            kept_open=self._count(_KEPT_OPEN, p) if finishing else 0,
         )
 
     def _count(self, sql: str, params: Any) -> int:

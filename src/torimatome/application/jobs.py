@@ -37,7 +37,6 @@ class Jobs(Service):
         windows: list[dt.datetime] = []
         batch = self.config.purge_batch
         for account_id in account_ids:
-            kept_open = 0
             while True:
                 # One short transaction per batch, so the write lock is never held for long
                 # however much history an account has; a dry run counts in one read.
@@ -49,13 +48,10 @@ class Jobs(Service):
                     limit = None if dry_run else batch
                     counts = uow.requests.purge(account.id, before, dry_run=dry_run, limit=limit)
                 for name in totals:
-                    if name != "kept_open":
-                        totals[name] += getattr(counts, name)
-                kept_open = counts.kept_open
+                    totals[name] += getattr(counts, name)
                 if dry_run or counts.requests < batch:
                     windows.append(before)
                     break
-            totals["kept_open"] += kept_open
         if not dry_run:
             # Idempotency keys hold copies of what they answered: expired ones go, and so does
             # every key older than the newest retention window, whose request may be gone.

@@ -155,8 +155,9 @@ class RequestRepository(Protocol):
 
         With ``limit``, at most that many requests go, the oldest first (``submitted_at``, then
         id), so a caller can purge in short transactions: it calls again until ``requests`` is
-        below ``limit``. Each call still counts every open request kept. A dry run ignores
-        ``limit`` and counts everything."""
+        below ``limit``. That last call finishes the account: it alone sweeps the orphaned
+        delivered mails and counts ``kept_open`` (earlier calls report 0), so the calls' counts
+        add up to one unlimited purge's. A dry run ignores ``limit`` and counts everything."""
 
 
 class MessageRepository(Protocol):

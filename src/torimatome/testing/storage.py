@@ -1035,8 +1035,8 @@ class AbstractStorageTests:
             with storage.unit_of_work() as uow:
                 batches.append(uow.requests.purge("acc-1", at(0), dry_run=False, limit=1))
         assert batches == [
-            PurgeCounts(requests=1, lines=2, messages=2, mails=1, kept_open=1),
-            PurgeCounts(requests=1, lines=1, messages=1, mails=1, kept_open=1),
+            PurgeCounts(requests=1, lines=2, messages=2, mails=1, kept_open=0),
+            PurgeCounts(requests=1, lines=1, messages=1, mails=1, kept_open=0),
             PurgeCounts(requests=0, lines=0, messages=0, mails=1, kept_open=1),
         ]
         assert dry == PurgeCounts(requests=2, lines=3, messages=3, mails=3, kept_open=1)
