@@ -218,11 +218,11 @@ class Baseline:
             db.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()
         return sent
 
-    def purge(self, before: dict[str, int], batch: int) -> tuple[int, int]:
+    def purge(self, before: dict[str, int], batch: int, keys_before: int) -> tuple[int, int]:
         """Each account's closed requests submitted before its window, ``batch`` requests per
-        transaction, with their delivered mails (lines and messages by cascade); returns
+        transaction, with their delivered mails (lines and messages by cascade), the orphaned
+        delivered mails once per account, then the expired idempotency keys; returns
         (requests, lines) and records how long each transaction held the write lock."""
-        self.holds = []
         requests = lines = 0
         for account_id, cutoff in before.items():
             while True:
@@ -236,7 +236,18 @@ class Baseline:
                             (account_id, cutoff, batch),
                         )
                     ]
+                    if len(ids) < batch:
+                        db.execute(
+                            "DELETE FROM outbox WHERE account_id = ? AND orphaned = 1 "
+                            "AND sent_at IS NOT NULL",
+                            (account_id,),
+                        )
                     if ids:
+                        db.execute(
+                            f"UPDATE outbox SET orphaned = 1 WHERE request_id IN ({_marks(ids)}) "
+                            "AND sent_at IS NULL",
+                            ids,
+                        )
                         lines += db.execute(
                             f"SELECT count(*) FROM lines WHERE request_id IN ({_marks(ids)})", ids
                         ).fetchone()[0]
@@ -250,6 +261,8 @@ class Baseline:
                 requests += len(ids)
                 if len(ids) < batch:
                     break
+        with self._tx(True) as db:
+            db.execute("DELETE FROM idempotency WHERE created_at < ?", (keys_before,))
         return requests, lines
 
     # -- reads -------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""A deterministic office history for the benchmarks: accounts, users and 16 months of requests.
+"""A deterministic office history for the benchmarks: accounts, users and 18 months of requests.
 
 ``build_plan(lines, seed)`` draws the whole history from one seeded generator, so a size and a
 seed always give the same data. The plan is then loaded in bulk, outside any measurement:
@@ -9,13 +9,13 @@ file) start from the same state.
 
 The shape, per size (10k, 100k or 1M request lines):
 - one large account (``acc-main``) with 3 coordinators, about one internal user per 330 lines
-  (3,000 at 1M) and 95 % of the lines; a neighbour account with the rest, so every query has
-  another office's rows to skip;
-- requests of 1 to 5 lines spread evenly over the last 16 months: the oldest month lies before
-  the 15-month retention window (what a monthly purge removes);
+  (2,878 at 1M, at least 40) and 95 % of the lines; a neighbour account with the rest, so
+  every query has another office's rows to skip;
+- requests of 1 to 5 lines spread evenly over the last 18 months: the oldest three months lie
+  before the 15-month retention window (what three monthly purges remove);
 - lines mostly ordered, some deleted or withdrawn, a few consolidated and not yet ordered
   (their requests stay open at any age), and exactly 500 pending (requested or on hold) lines
-  in the large account, the newest ones, whatever the size;
+  in the large account, the newest ones, from the same 30 requesters whatever the size;
 - a message thread on one request in four, one delivered confirmation mail per request.
 """
 
@@ -61,7 +61,12 @@ NEIGHBOUR = "acc-next"
 #: Pending lines of the large account, the same at every size.
 PENDING = 500
 SIZES = {"10k": 10_000, "100k": 100_000, "1M": 1_000_000}
-_SPAN_DAYS = 487  # 16 months: the oldest lies before the 15-month retention window
+#: 18 months: the oldest three lie before the 15-month retention window, one for each of the
+#: benchmark's three monthly purges.
+_SPAN_DAYS = 548
+#: The pending backlog comes from this many requesters at every size, so that the pending
+#: list returns the same work whatever the size of the history behind it.
+_PENDING_REQUESTERS = 30
 _MAIL_RAW = (
     "From: torimatome@localhost\r\nTo: {to}\r\nSubject: =?utf-8?b?5rOo5paH5L6d6aC8?=\r\n"
     "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
@@ -115,7 +120,7 @@ def _micros(value: dt.datetime) -> int:
     return dates.to_micros(value)
 
 
-def build_plan(lines: int, seed: int = 20261201, *, min_users: int = 20) -> Plan:
+def build_plan(lines: int, seed: int = 20261201, *, min_users: int = 40) -> Plan:
     """The whole history for about ``lines`` request lines, drawn from ``seed``; each account
     has at least ``min_users`` internal users."""
     rng = random.Random(seed)
@@ -161,7 +166,8 @@ def _requests(
     week = 7 * 86_400_000_000
     for index, (n, at) in enumerate(zip(sizes, times, strict=True)):
         rid = f"{account_id}-r{index:07d}"
-        requester = internals[rng.randrange(len(internals))]
+        people = internals[:_PENDING_REQUESTERS] if index >= pending_from else internals
+        requester = people[rng.randrange(len(people))]
         message = _MESSAGES[rng.randrange(len(_MESSAGES))] if rng.random() < 0.3 else ""
         plan.requests.append((rid, account_id, requester, at, message))
         recent = _micros(NOW) - at < 2 * week

@@ -136,8 +136,8 @@ def _markdown(meta: dict[str, Any], results: dict[str, Any], plotted: bool) -> s
         f"- Machine: {meta['machine']}; {meta['platform']}",
         f"- Python {meta['python']}, SQLite {meta['sqlite']}, torimatome {meta['torimatome']}",
         "- Data (`benchmarks/generate.py`, fixed seed): one large account holding 95 % of the "
-        "lines, ~1 internal user per 330 lines, 16 months of requests, 500 pending lines, a "
-        "thread on one request in four, one delivered mail per request.",
+        "lines, ~1 internal user per 330 lines, 18 months of requests, 500 pending lines from "
+        "30 requesters, a thread on one request in four, one delivered mail per request.",
         "- Baseline (`benchmarks/baseline.py`): the same operation written directly in "
         "`sqlite3` on a copy of the same file (same schema, indexes, pragmas and transactions), "
         "measured in the same run, calls interleaved with torimatome's.",
