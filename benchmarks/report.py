@@ -117,7 +117,7 @@ def write(
 ) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "performance.json").write_text(
-        json.dumps({"meta": meta, "results": results}, indent=1, sort_keys=True) + "\n"
+        json.dumps({"meta": meta, "results": results}, indent=1) + "\n"
     )
     plotted = plot and _plot(out_dir / "performance.png", results)
     (out_dir / "performance.md").write_text(_markdown(meta, results, plotted))
@@ -256,3 +256,17 @@ def _plot(path: Path, results: dict[str, Any]) -> bool:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return True
+
+
+def main() -> None:
+    """Re-render performance.md and the plot from performance.json (after editing NOTES.md):
+    ``python -m benchmarks.report [folder]``. The figures are those of the recorded run."""
+    import sys
+
+    out_dir = Path(sys.argv[1] if len(sys.argv) > 1 else "docs")
+    recorded = json.loads((out_dir / "performance.json").read_text())
+    write(out_dir, recorded["meta"], recorded["results"])
+
+
+if __name__ == "__main__":
+    main()
