@@ -120,4 +120,4 @@ class Config:
     mail_batch: int = attrs.field(default=500, validator=_within(1, 100_000))
     mail_claim_seconds: int = attrs.field(default=600, validator=_within(1, _TEN_YEARS))
     idempotency_ttl_seconds: int = attrs.field(default=86_400, validator=_within(1, _TEN_YEARS))
-    purge_batch: int = attrs.field(default=500, validator=_within(1, 100_000))
+    purge_batch: int = attrs.field(default=250, validator=_within(1, 100_000))
