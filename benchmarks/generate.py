@@ -109,12 +109,6 @@ class Plan:
     closed: dict[str, bool] = attrs.Factory(dict)
     decided: dict[str, bool] = attrs.Factory(dict)
 
-    def coordinators(self, account_id: str) -> list[str]:
-        return [u[0] for u in self.users if u[1] == account_id and u[3] == "coordinator"]
-
-    def internals(self, account_id: str) -> list[str]:
-        return [u[0] for u in self.users if u[1] == account_id and u[3] == "internal"]
-
 
 def _micros(value: dt.datetime) -> int:
     return dates.to_micros(value)

@@ -236,9 +236,11 @@ def _plot(path: Path, results: dict[str, Any]) -> bool:
     ops = list(TARGETS)
     fig, axes = plt.subplots(1, 3, figsize=(17, 5.5), sharey=True)
     for ax, kind in zip(axes, ("baseline", "sqlite", "memory"), strict=True):
-        for op in ops:
+        for index, op in enumerate(ops):
             ys = [results[s]["ops"][op][kind]["median"] * 1e3 for s in sizes]
-            ax.plot(xs, ys, marker="o", label=op)
+            style = "-" if op in FLAT else "--"  # reads solid, writes dashed
+            color = plt.get_cmap("tab20")(index % 20)
+            ax.plot(xs, ys, marker="o", linestyle=style, color=color, label=op)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(
@@ -250,7 +252,7 @@ def _plot(path: Path, results: dict[str, Any]) -> bool:
         )
         ax.set_xlabel("request lines in the database")
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].set_ylabel("median time per call (ms)")
+    axes[0].set_ylabel("median time per call (ms); reads solid, writes dashed")
     axes[-1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     fig.savefig(path, dpi=90)

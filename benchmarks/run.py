@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+import zoneinfo
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -48,22 +49,8 @@ DECIDER = f"{generate.MAIN}-c1"
 SUBMITTER = f"{generate.MAIN}-u00003"
 FILTERED = f"{generate.MAIN}-u00001"
 STATUS_USER = f"{generate.MAIN}-u00002"
-READ_OPS = [
-    "pending",
-    "pending_count",
-    "history_period",
-    "history_requester",
-    "history_both",
-    "status_page",
-]
-WRITE_OPS = [
-    "submit",
-    "submit_no_mail",
-    "decide",
-    "post_message",
-    "deliver_mail_1000",
-    "purge_month",
-]
+#: The accounts' timezone (the generator uses the default).
+TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")
 
 
 # -- the shop around the app: a cart, a mail transport and screen URLs that cost nothing ------
@@ -183,14 +170,7 @@ def measure(
 
 
 def _day_micros(day: dt.date) -> int:
-    zone = generate_zone()
-    return dates.to_micros(dt.datetime.combine(day, dt.time(), zone))
-
-
-def generate_zone() -> Any:
-    import zoneinfo
-
-    return zoneinfo.ZoneInfo("Asia/Tokyo")
+    return dates.to_micros(dt.datetime.combine(day, dt.time(), TOKYO))
 
 
 def run_size(
@@ -240,7 +220,7 @@ def run_size(
     sqlite_storage = SqliteStorage(str(lib_path))
     apps = {"memory": _open(memory, clock), "sqlite": _open(sqlite_storage, clock)}
     base = Baseline(str(base_path))
-    visible_since = dates.to_micros(dates.window_start(generate.NOW, generate_zone(), 15))
+    visible_since = dates.to_micros(dates.window_start(generate.NOW, TOKYO, 15))
     period_from = (generate.NOW - dt.timedelta(days=200)).date()
     period_to = period_from + dt.timedelta(days=30)
     start, end = _day_micros(period_from), _day_micros(period_to + dt.timedelta(days=1))
@@ -453,7 +433,7 @@ def run_size(
             gc.disable()
             purges[adapter].append(_timed(app.purge_expired))
             gc.enable()
-        window = dates.to_micros(dates.window_start(then, generate_zone(), 15))
+        window = dates.to_micros(dates.window_start(then, TOKYO, 15))
         before = dict.fromkeys((generate.MAIN, generate.NEIGHBOUR), window)
         keys_before = dates.to_micros(then - dt.timedelta(seconds=CONFIG.idempotency_ttl_seconds))
         gc.disable()
