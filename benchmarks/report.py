@@ -128,7 +128,7 @@ def _markdown(meta: dict[str, Any], results: dict[str, Any], plotted: bool) -> s
     lines = [
         "# Performance",
         "",
-        "<!-- Written by `make bench` (benchmarks/run.py); edit the generator, not this file. -->",
+        "<!-- Written by `make bench` (benchmarks/); the notes come from benchmarks/NOTES.md. -->",
         "",
         f"Measured on {meta['date']} with `{meta['command']}` in {meta['elapsed_seconds']:.0f} s "
         f"(building the databases included).",
