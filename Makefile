@@ -1,12 +1,15 @@
-# The two commands of the README: `make demo` and `make test`; also `make reliability`, the long
-# run of tests/reliability that writes the figures of docs/reliability.md. Each builds or
-# refreshes its own virtual environment, so a fresh machine needs only Python 3.11+, git, make.
+# The two commands of the README: `make demo` and `make test`. Each builds or refreshes its own
+# virtual environment, so a fresh machine needs only Python 3.11+, git and make. Also:
+# `make reliability`, the long run of tests/reliability that writes docs/reliability.md, and
+# `make bench`, which adds the plotting library (the `bench` extra) under a stamp of its own,
+# so `make test` never installs it.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: demo test lint typecheck pytest matrix reliability clean
+.PHONY: demo test lint typecheck pytest matrix reliability bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "torimatome needs Python 3.11 or newer")'
@@ -16,6 +19,11 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
+$(BENCH_STAMP): $(STAMP)
+	@echo "Adding the benchmark extras to $(VENV)..."
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	@touch $(BENCH_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/torimatome demo
 
@@ -23,8 +31,8 @@ matrix: $(STAMP)
 	$(BIN)/torimatome matrix
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests examples
-	$(BIN)/ruff format --check src tests examples
+	$(BIN)/ruff check src tests examples benchmarks
+	$(BIN)/ruff format --check src tests examples benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src
@@ -43,6 +51,11 @@ reliability: $(STAMP)
 	TORIMATOME_RELIABILITY=full TORIMATOME_FIGURES=$(CURDIR)/$(FIGURES) \
 		$(BIN)/pytest -m reliability tests/reliability && \
 	$(BIN)/python -m tests.reliability.render $(FIGURES) $$(( $$(date +%s) - start ))
+
+# Every size (10k, 100k, 1M request lines) unless TORIMATOME_BENCH_SIZES=10k,100k says
+# otherwise; writes docs/performance.md, .json and .png. Timed, so never part of `make test`.
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis torimatome-demo.sqlite3* \

@@ -13,7 +13,13 @@ import pytest
 
 from torimatome import StorageError
 from torimatome.adapters.change_codec import CHANGE_TABLES, decode_changes, encode_changes
-from torimatome.adapters.memory_storage import DELETED, Change, MemoryStorage, _Tables
+from torimatome.adapters.memory_storage import (
+    DELETED,
+    PRIMARY_TABLES,
+    Change,
+    MemoryStorage,
+    _Tables,
+)
 from torimatome.testing import AbstractStorageTests, make_account, make_user
 
 
@@ -26,15 +32,27 @@ def storage() -> Iterator[MemoryStorage]:
     for line in journal:
         assert "\n" not in line
         replica.replay(decode_changes(line))
-    assert vars(replica._tables) == vars(storage._tables)
+    assert _tables(replica) == _tables(storage)
+
+
+def _tables(storage: MemoryStorage) -> dict[str, object]:
+    """Every table and index, leaving out the empty entries an index may keep; ``unsent`` as a
+    list, since due() relies on its insertion order."""
+    tables = {
+        name: {key: value for key, value in table.items() if value or value is None}
+        for name, table in vars(storage._tables).items()
+    }
+    tables["unsent"] = list(storage._tables.unsent)
+    return tables
 
 
 class TestMemoryStorageWithChangeFeed(AbstractStorageTests):
     pass
 
 
-def test_the_codec_knows_every_table() -> None:
-    assert set(CHANGE_TABLES) == set(vars(_Tables()))
+def test_the_codec_knows_every_primary_table_and_nothing_else() -> None:
+    assert set(CHANGE_TABLES) == set(PRIMARY_TABLES)
+    assert set(PRIMARY_TABLES) <= set(vars(_Tables()))
 
 
 def test_a_failing_commit_hook_rolls_the_unit_back_with_a_storage_error() -> None:

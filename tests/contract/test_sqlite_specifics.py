@@ -258,6 +258,27 @@ def test_a_naive_datetime_is_refused(storage: SqliteStorage) -> None:
         uow.requests.add(make_request(submitted_at=at(0).replace(tzinfo=None)))
 
 
+def test_a_version_1_database_keeps_its_orphaned_mails_purgeable_after_the_upgrade(
+    path: str,
+) -> None:
+    v1 = sqlite3.connect(path, isolation_level=None)
+    sqlite_schema.migrate(v1, sqlite_schema.MIGRATIONS[:1])
+    # Written by version 1: a delivered mail whose request an earlier purge took.
+    v1.execute("INSERT INTO accounts VALUES ('acc-1', 'Office', 'Asia/Tokyo', '{}')")
+    v1.execute(
+        "INSERT INTO outbox (id, account_id, event, recipient, subject, raw, created_at, "
+        "request_id, attempts, sent_at) VALUES ('m-old', 'acc-1', 'request_submitted', "
+        "'a@example.jp', 's', x'00', 0, 'r-gone', 1, 5)"
+    )
+    v1.close()
+    storage = SqliteStorage(path)
+    with storage.unit_of_work() as uow:
+        counts = uow.requests.purge("acc-1", at(0), dry_run=False, limit=10)
+        assert uow.outbox.get("m-old") is None
+    assert counts.mails == 1
+    storage.close()
+
+
 # -- indexes
 
 

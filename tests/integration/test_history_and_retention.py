@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
+import attrs
 import pytest
 
 from torimatome import Choice, NotFound
 
-from .office import Office, make_office
+from .office import FAST, Office, make_office
 
 TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")
 
@@ -158,6 +159,21 @@ def test_purge_deletes_exactly_what_the_views_hide(office: Office) -> None:
     with office.app.storage.unit_of_work(write=False) as uow:
         assert uow.requests.get(made["old_closed"]) is None
         assert uow.requests.get(made["old_open"]) is not None
+
+
+def test_a_purge_in_batches_of_one_reports_what_one_big_purge_would(storage_url: str) -> None:
+    office = make_office(storage_url, config=attrs.evolve(FAST, purge_batch=1))
+    app = office.app
+    for _ in range(3):
+        request = office.request(office.sato)
+        app.decide(office.boss.id, {request.lines[0].id: Choice.DELETE})
+    _old_and_new(office)
+    app.deliver_mail()
+    dry = app.purge_expired(dry_run=True)
+    real = app.purge_expired()
+    assert real == attrs.evolve(dry, dry_run=False)
+    assert real.requests == 4
+    assert app.purge_expired().requests == 0
 
 
 def test_purge_never_deletes_undelivered_mail(storage_url: str) -> None:

@@ -277,3 +277,17 @@ def test_invisible_and_noncharacters_are_forbidden(char: str) -> None:
 )
 def test_zwj_zwnj_and_emoji_tags_stay_allowed(text: str) -> None:
     assert forbidden_character(text, allow_line_breaks=False) is None
+
+
+def test_no_printable_code_point_is_refused_so_printable_text_may_skip_the_scan() -> None:
+    # find_forbidden_character returns early for str.isprintable() text: that shortcut is
+    # only right while every refused code point is also unprintable.
+    from torimatome.domain.text import _describe_forbidden
+
+    refused = [
+        hex(cp)
+        for cp in range(0x110000)
+        if chr(cp).isprintable()
+        and any(_describe_forbidden(chr(cp), 0, breaks) for breaks in (False, True))
+    ]
+    assert refused == []

@@ -4,10 +4,16 @@ Real code, not a fake: it honours the same contract as SQLite (proved by the con
 suite). Transactions are serialised by a lock and rolled back through an undo journal, so a
 failed unit of work leaves every table exactly as it was, at a cost proportional to what it
 changed rather than to the size of the data.
+
+Like the SQLite schema, it keeps secondary indexes so that the hot reads cost what they return,
+not what the account has accumulated: each account's and each requester's requests sorted on
+(submitted_at, id) for history pages and the purge, each account's pending lines, the unsent
+mails, each request's mails and the mails whose request is gone, and each account's users.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -21,6 +27,7 @@ from ..domain.errors import NAMED_TWICE, VERSION_MOVED, Conflict, StorageError
 from ..domain.lines import PENDING_STATUSES, RequestLine
 from ..domain.messages import Message
 from ..domain.requests import OrderRequest, is_closed
+from ..domain.roles import Role
 from ..domain.users import User
 from ..ports.storage import (
     IdempotencyRecord,
@@ -29,7 +36,7 @@ from ..ports.storage import (
     RequestQuery,
 )
 
-__all__ = ["DELETED", "Change", "MemoryStorage"]
+__all__ = ["DELETED", "PRIMARY_TABLES", "Change", "MemoryStorage"]
 
 _MISSING = object()
 
@@ -54,6 +61,22 @@ class Change:
     value: Any
 
 
+#: The tables that hold the data; every other attribute of ``_Tables`` is an index over them.
+PRIMARY_TABLES = (
+    "accounts",
+    "users",
+    "logins",
+    "passwords",
+    "requests",
+    "lines",
+    "request_lines",
+    "messages",
+    "threads",
+    "outbox",
+    "idempotency",
+)
+
+
 class _Tables:
     def __init__(self) -> None:
         self.accounts: dict[str, Account] = {}
@@ -67,10 +90,44 @@ class _Tables:
         self.threads: dict[str, list[str]] = {}
         self.outbox: dict[str, OutboxMail] = {}
         self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
+        # Secondary indexes, kept current by every write (and by the journal's undo).
+        self.account_users: dict[str, list[str]] = {}
+        self.account_requests: dict[str, list[tuple[dt.datetime, str]]] = {}
+        self.requester_requests: dict[str, list[tuple[dt.datetime, str]]] = {}
+        self.pending: dict[str, dict[str, None]] = {}
+        self.unsent: dict[str, None] = {}
+        self.request_mails: dict[str, dict[str, None]] = {}
+        self.orphans: dict[str, dict[str, None]] = {}  # account → mails whose request is gone
 
     def names(self) -> dict[int, str]:
-        """Each table's name by the table's identity, for the change feed."""
-        return {id(table): name for name, table in vars(self).items()}
+        """Each primary table's name by the table's identity, for the change feed (the
+        secondary indexes are not fed: :meth:`reindex` rebuilds them)."""
+        return {id(getattr(self, name)): name for name in PRIMARY_TABLES}
+
+    def reindex(self) -> None:
+        """Rebuild every secondary index from the primary tables (after a replay)."""
+        self.account_users = {}
+        for user_id, user in self.users.items():
+            self.account_users.setdefault(user.account_id, []).append(user_id)
+        self.account_requests, self.requester_requests = {}, {}
+        for request_id, request in self.requests.items():
+            key = (request.submitted_at, request_id)
+            self.account_requests.setdefault(request.account_id, []).append(key)
+            self.requester_requests.setdefault(request.requester_id, []).append(key)
+        for index in (self.account_requests, self.requester_requests):
+            for keys in index.values():
+                keys.sort()
+        self.pending = {}
+        for line_id, line in self.lines.items():
+            if line.status in PENDING_STATUSES:
+                self.pending.setdefault(line.account_id, {})[line_id] = None
+        self.unsent = {mail_id: None for mail_id, m in self.outbox.items() if m.sent_at is None}
+        self.request_mails, self.orphans = {}, {}
+        for mail_id, mail in self.outbox.items():
+            if mail.request_id is not None:
+                self.request_mails.setdefault(mail.request_id, {})[mail_id] = None
+                if mail.request_id not in self.requests:
+                    self.orphans.setdefault(mail.account_id, {})[mail_id] = None
 
 
 class _Journal:
@@ -78,7 +135,7 @@ class _Journal:
     also the unit's net changes (table, key, new value or ``DELETED``) for the change feed."""
 
     def __init__(self, names: dict[int, str] | None = None) -> None:
-        self.entries: list[Callable[[], None]] = []
+        self.entries: list[Callable[[], object]] = []
         self.open = True
         self._names = names
         self.changes: dict[tuple[str, Any], Any] = {}
@@ -87,24 +144,66 @@ class _Journal:
         old = table.get(key, _MISSING)
         self.entries.append(lambda: _restore(table, key, old))
         table[key] = value
-        if self._names is not None:
+        if self._names is not None and id(table) in self._names:
             self.changes[(self._names[id(table)], key)] = value
 
     def delete(self, table: dict[Any, Any], key: Any) -> None:
         old = table.pop(key, _MISSING)
         self.entries.append(lambda: _restore(table, key, old))
-        if self._names is not None:
+        if self._names is not None and id(table) in self._names:
             self.changes[(self._names[id(table)], key)] = DELETED
 
     def append(self, table: dict[Any, list[Any]], key: Any, item: Any) -> None:
         items = table.get(key)
         self.set(table, key, [*(items or []), item])
 
+    def insort(self, table: dict[Any, list[Any]], key: Any, item: Any) -> None:
+        """Add ``item`` to the sorted list ``table[key]`` (created if missing)."""
+        items = table.setdefault(key, [])
+        bisect.insort(items, item)
+        self.entries.append(lambda: _remove_sorted(items, item))
+
+    def remove_sorted(self, table: dict[Any, list[Any]], key: Any, item: Any) -> None:
+        items = table.get(key)
+        if items is not None and _remove_sorted(items, item):
+            self.entries.append(lambda: bisect.insort(items, item))
+
+    def drop_from_head(self, items: list[Any], gone: Collection[Any]) -> None:
+        """Remove ``gone`` from the sorted list ``items``, where they sit near its start."""
+        if not gone:
+            return
+        head = bisect.bisect_right(items, max(gone))
+        old = items[:head]
+        kept = [item for item in old if item not in gone]
+        items[:head] = kept
+        self.entries.append(lambda: items.__setitem__(slice(0, len(kept)), old))
+
+    def mark(self, table: dict[Any, dict[str, None]], key: Any, member: str, on: bool) -> None:
+        """Put ``member`` in (or take it out of) the set ``table[key]``."""
+        self.mark_in(table.setdefault(key, {}), member, on)
+
+    def mark_in(self, members: dict[str, None], member: str, on: bool) -> None:
+        """Put ``member`` in (or take it out of) ``members``, an insertion-ordered set."""
+        if on and member not in members:
+            members[member] = None
+            self.entries.append(lambda: members.pop(member, None))
+        elif not on and member in members:
+            del members[member]
+            self.entries.append(lambda: members.__setitem__(member, None))
+
     def rollback(self) -> None:
         for undo in reversed(self.entries):
             undo()
         self.entries.clear()
         self.changes.clear()
+
+
+def _remove_sorted(items: list[Any], item: Any) -> bool:
+    index = bisect.bisect_left(items, item)
+    if index < len(items) and items[index] == item:
+        del items[index]
+        return True
+    return False
 
 
 def _restore(table: dict[Any, Any], key: Any, old: Any) -> None:
@@ -165,6 +264,7 @@ class _Users(_Repo):
         self.j.set(self.t.users, user.id, user)
         self.j.set(self.t.logins, user.login_id, user.id)
         self.j.set(self.t.passwords, user.id, password_hash)
+        self.j.append(self.t.account_users, user.account_id, user.id)
 
     def get(self, user_id: str) -> User | None:
         return self.t.users.get(user_id)
@@ -174,7 +274,15 @@ class _Users(_Repo):
         return None if user_id is None else self.t.users[user_id]
 
     def in_account(self, account_id: str) -> list[User]:
-        return [u for u in self.t.users.values() if u.account_id == account_id]
+        users = self.t.users
+        return [users[i] for i in self.t.account_users.get(account_id, ())]
+
+    def many(self, user_ids: Collection[str]) -> dict[str, User]:
+        users = self.t.users
+        return {i: users[i] for i in user_ids if i in users}
+
+    def coordinators(self, account_id: str) -> list[User]:
+        return [u for u in self.in_account(account_id) if u.role is Role.COORDINATOR]
 
     def update(self, user: User) -> None:
         self._writable()
@@ -210,6 +318,14 @@ class _Requests(_Repo):
         self.j.set(self.t.request_lines, request.id, tuple(ln.id for ln in request.lines))
         for line in request.lines:
             self.j.set(self.t.lines, line.id, line)
+            if line.status in PENDING_STATUSES:
+                self.j.mark(self.t.pending, line.account_id, line.id, True)
+        # Mails stored earlier under this id are no longer orphans.
+        for mail_id in self.t.request_mails.get(request.id, ()):
+            self.j.mark(self.t.orphans, self.t.outbox[mail_id].account_id, mail_id, False)
+        key = (request.submitted_at, request.id)
+        self.j.insort(self.t.account_requests, request.account_id, key)
+        self.j.insort(self.t.requester_requests, request.requester_id, key)
 
     def _assemble(self, request_id: str) -> OrderRequest:
         header = self.t.requests[request_id]
@@ -257,73 +373,92 @@ class _Requests(_Repo):
                 position=stored.position,
             )
             self.j.set(self.t.lines, line.id, kept)
+            if (stored.status in PENDING_STATUSES) != (kept.status in PENDING_STATUSES):
+                self.j.mark(
+                    self.t.pending, kept.account_id, kept.id, kept.status in PENDING_STATUSES
+                )
 
     def pending_lines(self, account_id: str) -> list[RequestLine]:
-        found = [
-            ln
-            for ln in self.t.lines.values()
-            if ln.account_id == account_id and ln.status in PENDING_STATUSES
-        ]
+        lines = self.t.lines
+        found = [lines[i] for i in self.t.pending.get(account_id, ())]
         return sorted(found, key=self._line_order)
 
     def pending_count(self, account_id: str) -> int:
-        return len(self.pending_lines(account_id))
+        return len(self.t.pending.get(account_id, ()))
 
     def page(self, query: RequestQuery) -> list[OrderRequest]:
         self._live()
         if query.limit < 1:
             raise StorageError("limit must be at least 1.")
-        keyed = []
-        for request_id, header in self.t.requests.items():
-            if header.account_id != query.account_id:
-                continue
-            if query.requester_id is not None and header.requester_id != query.requester_id:
-                continue
-            at = header.submitted_at
-            if query.submitted_from is not None and at < query.submitted_from:
-                continue
-            if query.submitted_before is not None and at >= query.submitted_before:
-                continue
-            if query.after is not None and (at, request_id) >= query.after:
+        # Walk the sorted index newest first, between the period's bounds, until the page is
+        # full: the cost follows the page, not the account's history.
+        if query.requester_id is not None:
+            keys = self.t.requester_requests.get(query.requester_id, [])
+        else:
+            keys = self.t.account_requests.get(query.account_id, [])
+        high = len(keys)
+        if query.submitted_before is not None:
+            high = bisect.bisect_left(keys, (query.submitted_before,))
+        if query.after is not None:
+            high = min(high, bisect.bisect_left(keys, query.after))
+        low = (
+            0 if query.submitted_from is None else bisect.bisect_left(keys, (query.submitted_from,))
+        )
+        found: list[OrderRequest] = []
+        for index in range(high - 1, low - 1, -1):
+            at, request_id = keys[index]
+            if self.t.requests[request_id].account_id != query.account_id:
                 continue
             request = self._assemble(request_id)
             if request.closed and at < query.visible_since:
                 continue
             if query.decided_only and not request.decided:
                 continue
-            keyed.append(((at, request_id), request))
-        keyed.sort(key=lambda pair: pair[0], reverse=True)
-        return [request for _, request in keyed[: query.limit]]
+            found.append(request)
+            if len(found) == query.limit:
+                break
+        return found
 
-    def purge(self, account_id: str, before: dt.datetime, *, dry_run: bool) -> PurgeCounts:
+    def purge(
+        self, account_id: str, before: dt.datetime, *, dry_run: bool, limit: int | None = None
+    ) -> PurgeCounts:
         if not dry_run:
             self._writable()
-        doomed, kept_open = [], 0
-        for request_id, header in self.t.requests.items():
-            if header.account_id != account_id or header.submitted_at >= before:
-                continue
+        if dry_run:
+            limit = None
+        doomed: list[tuple[dt.datetime, str]] = []
+        kept_open = 0
+        keys = self.t.account_requests.get(account_id, [])
+        # Oldest first, as far as the cutoff: the requests a purge may take. A batch stops at
+        # its limit; the call that finishes the account has walked them all and counts the
+        # open ones kept.
+        end = bisect.bisect_left(keys, (before,))
+        for index in range(end):
+            at, request_id = keys[index]
             lines = [self.t.lines[i] for i in self.t.request_lines[request_id]]
-            if is_closed(lines):
-                doomed.append(request_id)
-            else:
+            if not is_closed(lines):
                 kept_open += 1
-        doomed_set = set(doomed)
-        # Delivered mails of doomed requests, and delivered mails whose request an earlier
-        # purge already took (they were still waiting then).
-        mails = [
-            m.id
-            for m in self.t.outbox.values()
-            if m.sent_at is not None
-            and m.request_id is not None
-            and (
-                m.request_id in doomed_set
-                or (m.account_id == account_id and m.request_id not in self.t.requests)
-            )
-        ]
-        n_lines = sum(len(self.t.request_lines[r]) for r in doomed)
-        n_messages = sum(len(self.t.threads.get(r, ())) for r in doomed)
+            elif limit is not None and len(doomed) == limit:
+                break
+            else:
+                doomed.append((at, request_id))
+        finishing = limit is None or len(doomed) < limit
+        if not finishing:
+            kept_open = 0
+        doomed_set = {request_id for _, request_id in doomed}
+        # Delivered mails of doomed requests, and (once the account's purge finishes) delivered
+        # mails whose request an earlier purge already took (they were still waiting then).
+        outbox = self.t.outbox
+        candidates = [i for r in doomed_set for i in self.t.request_mails.get(r, ())]
+        if finishing:
+            candidates += self.t.orphans.get(account_id, ())
+        mails = [i for i in candidates if outbox[i].sent_at is not None]
+        n_lines = sum(len(self.t.request_lines[r]) for r in doomed_set)
+        n_messages = sum(len(self.t.threads.get(r, ())) for r in doomed_set)
         if not dry_run:
-            for request_id in doomed:
+            for key in doomed:
+                request_id = key[1]
+                header = self.t.requests[request_id]
                 for line_id in self.t.request_lines[request_id]:
                     self.j.delete(self.t.lines, line_id)
                 for message_id in self.t.threads.get(request_id, ()):
@@ -331,9 +466,24 @@ class _Requests(_Repo):
                 self.j.delete(self.t.threads, request_id)
                 self.j.delete(self.t.request_lines, request_id)
                 self.j.delete(self.t.requests, request_id)
+                self.j.remove_sorted(self.t.requester_requests, header.requester_id, key)
+            # The doomed are the oldest of the account's index: rewrite its head once rather
+            # than shift the whole list for each of them.
+            self.j.drop_from_head(keys, set(doomed))
             for mail_id in mails:
-                self.j.delete(self.t.outbox, mail_id)
+                self._forget_mail(mail_id)
+            # The mails still waiting outlive their request: they become orphans.
+            for request_id in doomed_set:
+                for mail_id in self.t.request_mails.get(request_id, ()):
+                    self.j.mark(self.t.orphans, outbox[mail_id].account_id, mail_id, True)
         return PurgeCounts(len(doomed), n_lines, n_messages, len(mails), kept_open)
+
+    def _forget_mail(self, mail_id: str) -> None:
+        mail = self.t.outbox[mail_id]
+        self.j.delete(self.t.outbox, mail_id)
+        if mail.request_id is not None:
+            self.j.mark(self.t.request_mails, mail.request_id, mail_id, False)
+            self.j.mark(self.t.orphans, mail.account_id, mail_id, False)
 
 
 class _Messages(_Repo):
@@ -351,6 +501,9 @@ class _Messages(_Repo):
         # Stable sort keeps insertion order among posts of the same instant.
         return sorted(thread, key=lambda m: m.posted_at)
 
+    def for_requests(self, request_ids: Collection[str]) -> dict[str, list[Message]]:
+        return {request_id: self.for_request(request_id) for request_id in request_ids}
+
 
 class _Outbox(_Repo):
     def add(self, mail: OutboxMail) -> None:
@@ -359,15 +512,23 @@ class _Outbox(_Repo):
         if mail.id in self.t.outbox:
             raise Conflict(f"Mail {mail.id!r} already exists.")
         self.j.set(self.t.outbox, mail.id, mail)
+        if mail.sent_at is None:
+            self.j.mark_in(self.t.unsent, mail.id, True)
+        if mail.request_id is not None:
+            self.j.mark(self.t.request_mails, mail.request_id, mail.id, True)
+            if mail.request_id not in self.t.requests:
+                self.j.mark(self.t.orphans, mail.account_id, mail.id, True)
 
     def due(self, now: dt.datetime, limit: int) -> list[OutboxMail]:
         self._live()
         if limit < 1:
             raise StorageError("limit must be at least 1.")
+        outbox = self.t.outbox
+        # Unsent mails in insertion order, as the stable sort below needs for equal keys.
         due = [
             m
-            for m in self.t.outbox.values()
-            if m.sent_at is None and (m.next_attempt_at is None or m.next_attempt_at <= now)
+            for m in (outbox[i] for i in self.t.unsent)
+            if m.next_attempt_at is None or m.next_attempt_at <= now
         ]
         due.sort(key=lambda m: (m.next_attempt_at or m.created_at, m.created_at))
         return due[:limit]
@@ -381,6 +542,7 @@ class _Outbox(_Repo):
 
     def mark_sent(self, mail_id: str, at: dt.datetime) -> None:
         self._replace(mail_id, sent_at=at)
+        self.j.mark_in(self.t.unsent, mail_id, False)
 
     def reschedule(
         self, mail_id: str, *, attempts: int, next_attempt_at: dt.datetime, error: str
@@ -391,7 +553,7 @@ class _Outbox(_Repo):
         self._replace(mail_id, next_attempt_at=until)
 
     def pending_count(self) -> int:
-        return sum(1 for m in self.t.outbox.values() if m.sent_at is None)
+        return len(self.t.unsent)
 
     def get(self, mail_id: str) -> OutboxMail | None:
         return self.t.outbox.get(mail_id)
@@ -514,16 +676,18 @@ class MemoryStorage:
 
     def replay(self, changes: Sequence[Change]) -> None:
         """Apply changes a previous ``on_commit`` received, in order (at start-up, before any
-        unit of work); ``on_commit`` is not called for them."""
+        unit of work), then rebuild the indexes; ``on_commit`` is not called for them. Replay
+        a whole journal in one call: each call rebuilds the indexes once."""
         with self._lock:
             for change in changes:
-                table = getattr(self._tables, change.table, None)
-                if not isinstance(table, dict):
+                if change.table not in PRIMARY_TABLES:
                     raise StorageError(f"Unknown table {change.table!r} in a change.")
+                table = getattr(self._tables, change.table)
                 if change.value is DELETED:
                     table.pop(change.key, None)
                 else:
                     table[change.key] = change.value
+            self._tables.reindex()
 
     def close(self) -> None:
         self._closed = True

@@ -155,8 +155,25 @@ _V1 = (
     "CREATE INDEX idempotency_age ON idempotency (created_at)",
 )
 
+_V2 = (
+    # Mail recipients: an account's coordinators without reading its thousands of users.
+    "CREATE INDEX users_by_role ON users (account_id, role)",
+    # A mail whose request no longer exists (a purge took it while the mail still waited) is
+    # marked, so the purge finds such mails once delivered without reading the whole outbox.
+    # The adapter keeps it true: orphaned = 1 exactly when request_id names no stored request.
+    """
+    ALTER TABLE outbox ADD COLUMN orphaned INTEGER NOT NULL DEFAULT 0
+        CHECK (orphaned IN (0, 1))
+    """,
+    """
+    UPDATE outbox SET orphaned = 1 WHERE request_id IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM requests WHERE requests.id = outbox.request_id)
+    """,
+    "CREATE INDEX outbox_orphans ON outbox (account_id) WHERE orphaned = 1 AND sent_at IS NOT NULL",
+)
+
 #: Each step is a list of statements; step ``n`` upgrades version ``n`` to ``n + 1``.
-MIGRATIONS: list[tuple[str, ...]] = [_V1]
+MIGRATIONS: list[tuple[str, ...]] = [_V1, _V2]
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -16,6 +16,7 @@ are converted to and from rows by ``rows`` (cattrs); the schema and its migratio
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import sqlite3
 import threading
@@ -27,9 +28,9 @@ import attrs
 
 from ..domain.accounts import Account
 from ..domain.errors import NAMED_TWICE, VERSION_MOVED, ConfigurationError, Conflict, StorageError
-from ..domain.lines import RequestLine
+from ..domain.lines import OPEN_STATUSES, RequestLine
 from ..domain.messages import Message
-from ..domain.requests import OrderRequest, is_closed
+from ..domain.requests import OrderRequest
 from ..domain.users import User
 from ..ports.config import SYNCHRONOUS_MODES, Config
 from ..ports.storage import (
@@ -64,14 +65,17 @@ _UNIQUE_ERRORS = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMA
 # -- SQL built from the value classes, so a column list never drifts from its fields ----------
 
 
+@functools.cache
 def _fields(cls: type) -> list[str]:
     return [f.name for f in attrs.fields(cls) if f.name != "lines"]
 
 
+@functools.cache
 def _select(cls: type, table: str) -> str:
     return ", ".join(f'{table}."{name}"' for name in _fields(cls))
 
 
+@functools.cache
 def _insert(cls: type, table: str, *extra: str) -> str:
     names = [*_fields(cls), *extra]
     columns = ", ".join(f'"{name}"' for name in names)
@@ -97,6 +101,17 @@ LINES_OF_ORDER_SQL = (
     f"SELECT {_select(RequestLine, 'lines')} FROM lines "
     f"WHERE account_id = ? AND order_id = ? ORDER BY {_LINE_ORDER}"
 )
+# The stored closed / decided flags of the requests of the named lines, recomputed by the
+# domain's rules (closed: no line in an open state; decided: some line has a decision).
+_OPEN = ", ".join(f"'{status.value}'" for status in sorted(OPEN_STATUSES))
+_REFRESH_FLAGS = (
+    "UPDATE requests SET "
+    f"closed = NOT EXISTS (SELECT 1 FROM lines WHERE lines.request_id = requests.id "
+    f"AND lines.status IN ({_OPEN})), "
+    "decided = EXISTS (SELECT 1 FROM lines WHERE lines.request_id = requests.id "
+    "AND lines.decided_at IS NOT NULL) "
+    "WHERE id IN (SELECT request_id FROM lines WHERE id IN ({marks}))"
+)
 # A line's identity (id, request_id, account_id, requester_id, position) never changes.
 _LINE_MUTABLE = [
     n
@@ -115,8 +130,27 @@ _UPSERT_ACCOUNT = (
     + " ON CONFLICT (id) DO UPDATE SET "
     + ", ".join(f"{n} = excluded.{n}" for n in _fields(Account) if n != "id")
 )
+# users_by_role answers it, its implicit rowid giving registration order. Named outright: on
+# a small table the planner would rather scan in rowid order, which grows with the account.
+COORDINATORS_SQL = (
+    f"SELECT {_select(User, 'users')} FROM users INDEXED BY users_by_role "
+    "WHERE account_id = ? AND role = 'coordinator' ORDER BY rowid"
+)
 _DOOMED = "account_id = :account_id AND submitted_at < :before AND closed = 1"
 _DOOMED_IDS = f"SELECT id FROM requests WHERE {_DOOMED}"
+_KEPT_OPEN = (
+    "SELECT count(*) AS n FROM requests "
+    "WHERE account_id = :account_id AND submitted_at < :before AND closed = 0"
+)
+# Delivered mails whose request is gone (outbox_orphans answers it).
+_ORPHAN_MAILS = (
+    "FROM outbox WHERE account_id = :account_id AND orphaned = 1 AND sent_at IS NOT NULL"
+)
+# A mail names a request that is not stored: marked at insert, so the purge finds it by index.
+_INSERT_MAIL = _insert(OutboxMail, "outbox", "orphaned").replace(
+    ":orphaned",
+    "(:request_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM requests WHERE id = :request_id))",
+)
 
 
 def page_sql(query: RequestQuery) -> tuple[str, dict[str, Any]]:
@@ -200,14 +234,29 @@ class _Session:
         except sqlite3.Error as exc:
             raise _storage_error(exc) from exc
 
+    def run_many(self, sql: str, params: Sequence[Any]) -> sqlite3.Cursor:
+        self._usable()
+        try:
+            return self.connection.executemany(sql, params)
+        except sqlite3.Error as exc:
+            raise _storage_error(exc) from exc
+
     def rows(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         self._usable()
         try:
+            cursor = self.connection.cursor()
+            cursor.row_factory = None  # tuples; the dicts are built below
+            cursor.execute(sql, params)
             # fetchall steps the statement too, so it can fail as much as execute.
-            found: list[dict[str, Any]] = self.connection.execute(sql, params).fetchall()
+            found: list[tuple[Any, ...]] = cursor.fetchall()
         except sqlite3.Error as exc:
             raise _storage_error(exc) from exc
-        return found
+        if not found:
+            return []
+        # Plain dicts, not sqlite3.Row: cattrs tests `name in row`, which a Row answers by
+        # value. The column names are read once per statement, not once per row.
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in found]
 
     def one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
         found = self.rows(sql, params)
@@ -294,6 +343,18 @@ class _Users(_Repo):
         rows = self.s.rows(f"{self._SELECT} WHERE account_id = ? ORDER BY rowid", (account_id,))
         return [from_row(r, User) for r in rows]
 
+    def many(self, user_ids: Collection[str]) -> dict[str, User]:
+        wanted = list(dict.fromkeys(user_ids))
+        found: dict[str, User] = {}
+        for chunk in _chunks(wanted):
+            for row in self.s.rows(f"{self._SELECT} WHERE id IN ({_marks(chunk)})", chunk):
+                found[row["id"]] = from_row(row, User)
+        return {i: found[i] for i in wanted if i in found}
+
+    def coordinators(self, account_id: str) -> list[User]:
+        rows = self.s.rows(COORDINATORS_SQL, (account_id,))
+        return [from_row(r, User) for r in rows]
+
     def update(self, user: User) -> None:
         self.s.writable()
         stored = self.s.one("SELECT version, login_id FROM users WHERE id = ?", (user.id,))
@@ -319,6 +380,10 @@ class _Users(_Repo):
             raise StorageError(f"Unknown user {user_id!r}.")
 
 
+class _Stale(Exception):
+    """A line of an update_lines batch had moved on (never leaves the adapter)."""
+
+
 class _Requests(_Repo):
     _SELECT_LINES = f"SELECT {_select(RequestLine, 'lines')} FROM lines"
 
@@ -341,6 +406,11 @@ class _Requests(_Repo):
                 [{**to_row(ln), "submitted_at": header["submitted_at"]} for ln in request.lines],
                 conflict,
                 many=True,
+            )
+            # Mails stored earlier under this id are no longer orphans (outbox_by_request).
+            self.s.run(
+                "UPDATE outbox SET orphaned = 0 WHERE request_id = ? AND orphaned = 1",
+                (request.id,),
             )
 
     def get(self, request_id: str) -> OrderRequest | None:
@@ -390,36 +460,27 @@ class _Requests(_Repo):
             raise Conflict(lines=twice)
         # The savepoint keeps "nothing is stored" true even when the caller catches the
         # Conflict and goes on to commit the unit of work.
-        with self.s.savepoint("update_lines"):
-            stale: dict[str, str] = {}
-            for line in lines:
-                cursor = self.s.run(
-                    _UPDATE_LINE, {**to_row(line), "expected_version": line.version - 1}
-                )
-                if cursor.rowcount != 1:
-                    stale[line.id] = VERSION_MOVED
-            if stale:
-                raise Conflict(lines=stale)
-            ids = [line.id for line in lines]
-            touched = {
-                row["request_id"]
-                for chunk in _chunks(ids)
-                for row in self.s.rows(
-                    f"SELECT DISTINCT request_id FROM lines WHERE id IN ({_marks(chunk)})", chunk
-                )
-            }
-            self._refresh_flags(sorted(touched))
-
-    def _refresh_flags(self, request_ids: Sequence[str]) -> None:
-        """Recompute the stored ``closed`` / ``decided`` flags with the domain's own rules."""
-        for request_id, rows in self._line_rows(request_ids).items():
-            lines = [from_row(r, RequestLine) for r in rows]
-            closed = is_closed(lines)
-            decided = any(line.decided_at is not None for line in lines)
-            self.s.run(
-                "UPDATE requests SET closed = ?, decided = ? WHERE id = ?",
-                (closed, decided, request_id),
-            )
+        try:
+            with self.s.savepoint("update_lines"):
+                # One statement for the batch; a line whose version moved matches no row.
+                changed = self.s.run_many(
+                    _UPDATE_LINE,
+                    [{**to_row(line), "expected_version": line.version - 1} for line in lines],
+                ).rowcount
+                if changed != len(lines):
+                    raise _Stale
+                for chunk in _chunks(named):
+                    self.s.run(_REFRESH_FLAGS.format(marks=_marks(chunk)), chunk)
+        except _Stale:
+            # Rolled back: name every line whose stored version is not the one replaced.
+            stored = self.lines(named)
+            raise Conflict(
+                lines={
+                    line.id: VERSION_MOVED
+                    for line in lines
+                    if line.id not in stored or stored[line.id].version + 1 != line.version
+                }
+            ) from None
 
     def pending_lines(self, account_id: str) -> list[RequestLine]:
         return [from_row(r, RequestLine) for r in self.s.rows(PENDING_LINES_SQL, (account_id,))]
@@ -432,40 +493,86 @@ class _Requests(_Repo):
         sql, params = page_sql(query)
         return self._assemble(self.s.rows(sql, params))
 
-    def purge(self, account_id: str, before: dt.datetime, *, dry_run: bool) -> PurgeCounts:
+    def purge(
+        self, account_id: str, before: dt.datetime, *, dry_run: bool, limit: int | None = None
+    ) -> PurgeCounts:
         if not dry_run:
             self.s.writable()
+        if dry_run or limit is None:
+            return self._purge_all(account_id, before, dry_run=dry_run)
+        p: dict[str, Any] = {"account_id": account_id, "before": to_micros(before)}
+        # The oldest doomed requests first, read from requests_history; the batch is small, so
+        # its ids go into IN lists instead of repeating the doomed query per table.
+        ids = [
+            r["id"]
+            for r in self.s.rows(
+                f"{_DOOMED_IDS} ORDER BY submitted_at, id LIMIT :limit", {**p, "limit": limit}
+            )
+        ]
+        finishing = len(ids) < limit
+        n_lines = n_messages = n_mails = 0
+        with self.s.savepoint("purge"):
+            if finishing:
+                # Delivered mails whose request an earlier purge already took (they were still
+                # waiting then): swept once, when the account's purge finishes.
+                n_mails += self.s.run(f"DELETE {_ORPHAN_MAILS}", p).rowcount
+            for chunk in _chunks(ids):
+                marks = _marks(chunk)
+                n_lines += self._count(
+                    f"SELECT count(*) AS n FROM lines WHERE request_id IN ({marks})", chunk
+                )
+                n_messages += self._count(
+                    f"SELECT count(*) AS n FROM messages WHERE request_id IN ({marks})", chunk
+                )
+                # Undelivered mails stay: only delivered ones go, before their request does; the
+                # waiting ones are marked as orphans.
+                n_mails += self.s.run(
+                    f"DELETE FROM outbox WHERE request_id IN ({marks}) AND sent_at IS NOT NULL",
+                    chunk,
+                ).rowcount
+                self.s.run(f"UPDATE outbox SET orphaned = 1 WHERE request_id IN ({marks})", chunk)
+                # Lines and messages follow through ON DELETE CASCADE.
+                self.s.run(f"DELETE FROM requests WHERE id IN ({marks})", chunk)
+        return PurgeCounts(
+            requests=len(ids),
+            lines=n_lines,
+            messages=n_messages,
+            mails=n_mails,
+            kept_open=self._count(_KEPT_OPEN, p) if finishing else 0,
+        )
+
+    def _count(self, sql: str, params: Any) -> int:
+        row = self.s.one(sql, params)
+        return 0 if row is None else int(row["n"])
+
+    def _purge_all(self, account_id: str, before: dt.datetime, *, dry_run: bool) -> PurgeCounts:
         p = {"account_id": account_id, "before": to_micros(before)}
 
         def count(sql: str) -> int:
-            row = self.s.one(sql, p)
-            return 0 if row is None else int(row["n"])
+            return self._count(sql, p)
 
         # Counted and deleted in one transaction with the same conditions, so a dry run's
         # counts are the real run's.
         # Delivered mails of doomed requests, and delivered mails whose request an earlier purge
         # already took (they were still waiting then).
-        delivered = (
-            f"FROM outbox WHERE sent_at IS NOT NULL AND (request_id IN ({_DOOMED_IDS}) OR ("
-            "account_id = :account_id AND request_id IS NOT NULL AND NOT EXISTS "
-            "(SELECT 1 FROM requests WHERE requests.id = outbox.request_id)))"
-        )
+        delivered = f"FROM outbox WHERE sent_at IS NOT NULL AND request_id IN ({_DOOMED_IDS})"
         counts = PurgeCounts(
             requests=count(f"SELECT count(*) AS n FROM requests WHERE {_DOOMED}"),
             lines=count(f"SELECT count(*) AS n FROM lines WHERE request_id IN ({_DOOMED_IDS})"),
             messages=count(
                 f"SELECT count(*) AS n FROM messages WHERE request_id IN ({_DOOMED_IDS})"
             ),
-            mails=count(f"SELECT count(*) AS n {delivered}"),
-            kept_open=count(
-                "SELECT count(*) AS n FROM requests "
-                "WHERE account_id = :account_id AND submitted_at < :before AND closed = 0"
-            ),
+            mails=count(f"SELECT count(*) AS n {delivered}")
+            + count(f"SELECT count(*) AS n {_ORPHAN_MAILS}"),
+            kept_open=count(_KEPT_OPEN),
         )
         if not dry_run:
             with self.s.savepoint("purge"):
-                # Undelivered mails stay: only delivered ones go, before their request does.
+                # Undelivered mails stay: only delivered ones go, before their request does; the
+                # waiting ones are marked as orphans.
+                self.s.run(f"DELETE {_ORPHAN_MAILS}", p)
                 self.s.run(f"DELETE {delivered}", p)
+                self.s.run(f"UPDATE outbox SET orphaned = 1 WHERE request_id IN ({_DOOMED_IDS})", p)
                 # Lines and messages follow through ON DELETE CASCADE.
                 self.s.run(f"DELETE FROM requests WHERE {_DOOMED}", p)
         return counts
@@ -485,14 +592,26 @@ class _Messages(_Repo):
         )
         return [from_row(r, Message) for r in rows]
 
+    def for_requests(self, request_ids: Collection[str]) -> dict[str, list[Message]]:
+        wanted = list(dict.fromkeys(request_ids))
+        threads: dict[str, list[Message]] = {r: [] for r in wanted}
+        for chunk in _chunks(wanted):
+            # messages_thread gives (request_id, posted_at, rowid) order: one read per chunk.
+            rows = self.s.rows(
+                f"SELECT {_select(Message, 'messages')} FROM messages "
+                f"WHERE request_id IN ({_marks(chunk)}) ORDER BY request_id, posted_at, rowid",
+                chunk,
+            )
+            for row in rows:
+                threads[row["request_id"]].append(from_row(row, Message))
+        return threads
+
 
 class _Outbox(_Repo):
     _SELECT = f"SELECT {_select(OutboxMail, 'outbox')} FROM outbox"
 
     def add(self, mail: OutboxMail) -> None:
-        self.s.insert(
-            _insert(OutboxMail, "outbox"), to_row(mail), f"Mail {mail.id!r} already exists."
-        )
+        self.s.insert(_INSERT_MAIL, to_row(mail), f"Mail {mail.id!r} already exists.")
 
     def due(self, now: dt.datetime, limit: int) -> list[OutboxMail]:
         rows = self.s.rows(

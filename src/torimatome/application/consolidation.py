@@ -39,7 +39,7 @@ class Consolidation(Service):
         with self._unit(write=False) as uow:
             user = self._actor(uow, actor, Feature.CONSOLIDATION)
             lines = uow.requests.pending_lines(user.account_id)
-            names = self._names(uow, user.account_id)
+            names = self._names(uow, user.account_id, (ln.requester_id for ln in lines))
         groups: dict[str, list[RequestLine]] = {}
         for line in lines:
             groups.setdefault(line.requester_id, []).append(line)

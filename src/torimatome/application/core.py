@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -151,9 +151,11 @@ class Service:
             raise NotFound("request", rid)
         return account, request
 
-    def _names(self, uow: UnitOfWork, account_id: str) -> dict[str, str]:
-        """Every user's current display name, for views that show who wrote or asked."""
-        return {u.id: u.display_name for u in uow.users.in_account(account_id)}
+    def _names(self, uow: UnitOfWork, account_id: str, user_ids: Iterable[str]) -> dict[str, str]:
+        """The current display names of the account's users among ``user_ids``, for views
+        that show who wrote or asked (one read, however many users the account has)."""
+        found = uow.users.many(set(user_ids))
+        return {i: u.display_name for i, u in found.items() if u.account_id == account_id}
 
     def _replay(
         self,

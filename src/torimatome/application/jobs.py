@@ -36,16 +36,23 @@ class Jobs(Service):
         with self._unit(write=False) as uow:
             account_ids = uow.accounts.all_ids()
         windows: list[dt.datetime] = []
+        batch = self.config.purge_batch
         for account_id in account_ids:
-            with self._unit(write=not dry_run) as uow:
-                account = uow.accounts.get(account_id)
-                if account is None:
-                    continue
-                before = self._visible_since(account, now)
-                windows.append(before)
-                counts = uow.requests.purge(account.id, before, dry_run=dry_run)
-            for name in totals:
-                totals[name] += getattr(counts, name)
+            while True:
+                # One short transaction per batch, so the write lock is never held for long
+                # however much history an account has; a dry run counts in one read.
+                with self._unit(write=not dry_run) as uow:
+                    account = uow.accounts.get(account_id)
+                    if account is None:
+                        break
+                    before = self._visible_since(account, now)
+                    limit = None if dry_run else batch
+                    counts = uow.requests.purge(account.id, before, dry_run=dry_run, limit=limit)
+                for name in totals:
+                    totals[name] += getattr(counts, name)
+                if dry_run or counts.requests < batch:
+                    windows.append(before)
+                    break
         if not dry_run:
             # Idempotency keys hold copies of what they answered: expired ones go, and so does
             # every key older than the newest retention window, whose request may be gone.

@@ -104,8 +104,8 @@ class Requesting(Service):
         uow.requests.add(request)
         if self._mailer.wants("request_submitted"):
             base = MailContext("request_submitted", account, user, REQUESTER, request, user)
-            everyone = uow.users.in_account(account.id)
-            recipients = [(user, REQUESTER)] + [(c, COORDINATOR) for c in coordinators(everyone)]
+            staff = coordinators(uow.users.coordinators(account.id))
+            recipients = [(user, REQUESTER)] + [(c, COORDINATOR) for c in staff]
             self._mailer.enqueue(uow, now, base, recipients)
         return request
 
@@ -153,7 +153,7 @@ class Requesting(Service):
                 request = uow.requests.get(line.request_id)
                 base = MailContext(event.name, account, user, COORDINATOR, request, user,
                                    line_ids=(lid,))  # fmt: skip
-                others = coordinators(uow.users.in_account(account.id))
+                others = coordinators(uow.users.coordinators(account.id))
                 self._mailer.enqueue(uow, now, base, [(c, COORDINATOR) for c in others])
         self._publish([event])
         return moved
@@ -188,8 +188,8 @@ class Requesting(Service):
                 if user.role is Role.COORDINATOR and requester is not None:
                     recipients = [(requester, REQUESTER)]
                 else:
-                    everyone = uow.users.in_account(account.id)
-                    recipients = [(c, COORDINATOR) for c in coordinators(everyone)]
+                    staff = coordinators(uow.users.coordinators(account.id))
+                    recipients = [(c, COORDINATOR) for c in staff]
                 self._mailer.enqueue(uow, now, base, recipients)
         self._publish([event])
         return message
@@ -199,5 +199,6 @@ class Requesting(Service):
         with self._unit(write=False) as uow:
             user = self._actor(uow, actor, Feature.MESSAGES)
             _, request = self._request_for(uow, user, request_id, self.now())
-            names = self._names(uow, user.account_id)
-            return with_current_names(uow.messages.for_request(request.id), names)
+            thread = uow.messages.for_request(request.id)
+            names = self._names(uow, user.account_id, (m.author_id for m in thread))
+            return with_current_names(thread, names)

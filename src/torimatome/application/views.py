@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from ..domain import dates
 from ..domain.errors import NotFound
 from ..domain.features import Feature
+from ..domain.messages import Message
 from ..domain.requests import OrderRequest
 from ..domain.validation import check_date, check_id, check_limit
 from ..domain.views import Page, RequestView
@@ -28,11 +29,20 @@ class Views(Service):
         with self._unit(write=False) as uow:
             user = self._actor(uow, actor, Feature.REQUEST_STATUS)
             _, request = self._request_for(uow, user, request_id, now)
-            names = self._names(uow, user.account_id)
-            return self._view(uow, request, names)
+            return self._views(uow, user.account_id, [request])[0]
+
+    def _views(
+        self, uow: UnitOfWork, account_id: str, requests: Sequence[OrderRequest]
+    ) -> list[RequestView]:
+        """Requests with their threads and the current names of everyone shown."""
+        threads = uow.messages.for_requests([r.id for r in requests])
+        people = {r.requester_id for r in requests}
+        people.update(m.author_id for thread in threads.values() for m in thread)
+        names = self._names(uow, account_id, people)
+        return [self._view(r, threads[r.id], names) for r in requests]
 
     def _view(
-        self, uow: UnitOfWork, request: OrderRequest, names: Mapping[str, str]
+        self, request: OrderRequest, thread: Sequence[Message], names: Mapping[str, str]
     ) -> RequestView:
         return RequestView(
             id=request.id,
@@ -42,7 +52,7 @@ class Views(Service):
             message=request.message,
             lines=request.lines,
             requester_name=names.get(request.requester_id, ""),
-            thread=tuple(with_current_names(uow.messages.for_request(request.id), names)),
+            thread=tuple(with_current_names(thread, names)),
         )
 
     def history(
@@ -92,12 +102,11 @@ class Views(Service):
         with self._unit(write=False) as uow:
             user = self._actor(uow, actor, feature)
             account = self._account(uow, user.account_id)
-            people = uow.users.in_account(account.id)
-            names = {u.id: u.display_name for u in people}
             who: str | None = user.id if own else None
             if requester_id is not None:
                 rid = check_id(requester_id, "requester_id")
-                if rid not in names:
+                target = uow.users.get(rid)
+                if target is None or target.account_id != account.id:
                     raise NotFound("user", rid)
                 who = rid
             start, end = dates.day_range(first, last, account.zone)
@@ -112,7 +121,7 @@ class Views(Service):
                 after=after,
             )
             found = uow.requests.page(query)
-            items = tuple(self._view(uow, r, names) for r in found[:size])
+            items = tuple(self._views(uow, account.id, found[:size]))
         next_cursor = None
         if len(found) > size:
             last_item = items[-1]

@@ -9,6 +9,7 @@ keycaps, tag flags, regional-indicator flags, CR LF and conjoining Hangul jamo.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from enum import Enum, auto
 
@@ -92,6 +93,9 @@ _PICTOGRAPHIC_RANGES = (
 MAX_CLUSTER_CODE_POINTS = 10
 
 
+# The per-code-point classifications below are pure functions of one code point; messages
+# repeat their characters, so they are remembered (a bounded cache: kana and common kanji).
+@functools.lru_cache(maxsize=8192)
 def _is_pictographic(cp: int) -> bool:
     return any(low <= cp <= high for low, high in _PICTOGRAPHIC_RANGES)
 
@@ -123,6 +127,7 @@ def _hangul_kind(cp: int) -> _Kind | None:
     return None
 
 
+@functools.lru_cache(maxsize=8192)
 def _kind(ch: str) -> _Kind:
     cp = ord(ch)
     if ch == "\r":
@@ -287,6 +292,10 @@ class ForbiddenCharacter:
 
 def find_forbidden_character(text: str, *, allow_line_breaks: bool) -> ForbiddenCharacter | None:
     """Like :func:`forbidden_character`, but structured so callers can word their own message."""
+    if text.isprintable():
+        # Every refused code point is a control, format, separator, surrogate or unassigned
+        # one, which str.isprintable() refuses too: the common case needs no closer look.
+        return None
     for index in range(len(text)):
         reason = _describe_forbidden(text, index, allow_line_breaks)
         if reason is not None:

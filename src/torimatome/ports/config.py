@@ -101,6 +101,8 @@ class Config:
         mail_claim_seconds: how long a mail taken for sending is kept from other deliverers.
         idempotency_ttl_seconds: how long an idempotency key replays its first result (a
             double click or a retry); after that the key may be used afresh.
+        purge_batch: how many requests one transaction of ``purge_expired()`` deletes at most,
+            so the purge never holds the write lock for long.
     """
 
     max_quantity: int = attrs.field(default=DEFAULT_MAX_QUANTITY, validator=_within(1, 10**9))
@@ -118,3 +120,4 @@ class Config:
     mail_batch: int = attrs.field(default=500, validator=_within(1, 100_000))
     mail_claim_seconds: int = attrs.field(default=600, validator=_within(1, _TEN_YEARS))
     idempotency_ttl_seconds: int = attrs.field(default=86_400, validator=_within(1, _TEN_YEARS))
+    purge_batch: int = attrs.field(default=250, validator=_within(1, 100_000))

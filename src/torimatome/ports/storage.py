@@ -113,6 +113,13 @@ class UserRepository(Protocol):
     def in_account(self, account_id: str) -> list[User]:
         """Users of the account, in registration order."""
 
+    def many(self, user_ids: Collection[str]) -> dict[str, User]:
+        """The named users that exist (missing ids are simply absent), so a view names the
+        people it shows without loading the whole account."""
+
+    def coordinators(self, account_id: str) -> list[User]:
+        """The account's coordinators, active or not, in registration order."""
+
     def update(self, user: User) -> None:
         """Store ``user`` whose version is the stored version + 1, else ``Conflict``."""
 
@@ -139,16 +146,28 @@ class RequestRepository(Protocol):
     def page(self, query: RequestQuery) -> list[OrderRequest]:
         """Up to ``query.limit`` requests matching the query, newest first."""
 
-    def purge(self, account_id: str, before: dt.datetime, *, dry_run: bool) -> PurgeCounts:
+    def purge(
+        self, account_id: str, before: dt.datetime, *, dry_run: bool, limit: int | None = None
+    ) -> PurgeCounts:
         """Delete closed requests submitted before ``before`` with their lines, messages and
         *delivered* mails (and the account's delivered mails whose request is already gone);
-        count open ones kept. ``dry_run`` counts without deleting."""
+        count open ones kept. ``dry_run`` counts without deleting.
+
+        With ``limit``, at most that many requests go, the oldest first (``submitted_at``, then
+        id), so a caller can purge in short transactions: it calls again until ``requests`` is
+        below ``limit``. That last call finishes the account: it alone sweeps the orphaned
+        delivered mails and counts ``kept_open`` (earlier calls report 0), so the calls' counts
+        add up to one unlimited purge's. A dry run ignores ``limit`` and counts everything."""
 
 
 class MessageRepository(Protocol):
     def add(self, message: Message) -> None: ...
     def for_request(self, request_id: str) -> list[Message]:
         """The thread in time order (posted_at, then insertion)."""
+
+    def for_requests(self, request_ids: Collection[str]) -> dict[str, list[Message]]:
+        """Several threads in one read (a history page's): each request id maps to what
+        ``for_request`` gives, an empty list for a request without messages."""
 
 
 class OutboxRepository(Protocol):

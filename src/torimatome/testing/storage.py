@@ -456,6 +456,27 @@ class AbstractStorageTests:
             assert uow.users.password_hash(office.alice.id) == "scrypt$new"
             assert uow.users.password_hash(office.bob.id) == f"hash-of-{office.bob.id}"
 
+    def test_many_users_are_the_named_ones_that_exist(self, storage: Storage) -> None:
+        with storage.unit_of_work() as uow:
+            one = add_office(uow, "acc-1")
+            two = add_office(uow, "acc-2")
+        with storage.unit_of_work(write=False) as uow:
+            found = uow.users.many([one.bob.id, "u-missing", two.alice.id, one.bob.id])
+            assert uow.users.many([]) == {}
+        assert found == {one.bob.id: one.bob, two.alice.id: two.alice}
+
+    def test_coordinators_are_the_accounts_own_active_or_not_in_registration_order(
+        self, storage: Storage
+    ) -> None:
+        with storage.unit_of_work() as uow:
+            office = add_office(uow, "acc-1")
+            add_office(uow, "acc-2")
+            late = make_user("acc-1-coord-2", role=Role.COORDINATOR, active=False)
+            uow.users.add(late, "hash")
+        with storage.unit_of_work(write=False) as uow:
+            assert uow.users.coordinators("acc-1") == [office.coordinator, late]
+            assert uow.users.coordinators("acc-3") == []
+
     # -- requests and lines
 
     def test_a_request_reads_back_exactly(self, storage: Storage, office: Office) -> None:
@@ -1003,6 +1024,44 @@ class AbstractStorageTests:
         with storage.unit_of_work(write=False) as uow:
             assert uow.requests.purge("acc-1", at(0), dry_run=True) == self._EXPECTED_PURGE
 
+    def test_a_purge_in_batches_takes_the_oldest_first_and_adds_up_to_one_purge(
+        self, storage: Storage
+    ) -> None:
+        self._purge_world(storage)
+        with storage.unit_of_work() as uow:
+            # A delivered mail whose request an earlier purge took: swept by the last batch.
+            uow.outbox.add(make_mail("mail-orphan", request_id="r-gone", sent_at=at(-1)))
+        with storage.unit_of_work(write=False) as uow:
+            dry = uow.requests.purge("acc-1", at(0), dry_run=True, limit=1)
+        batches = []
+        for _ in range(3):
+            with storage.unit_of_work() as uow:
+                batches.append(uow.requests.purge("acc-1", at(0), dry_run=False, limit=1))
+        assert batches == [
+            PurgeCounts(requests=1, lines=2, messages=2, mails=1, kept_open=0),
+            PurgeCounts(requests=1, lines=1, messages=1, mails=1, kept_open=0),
+            PurgeCounts(requests=0, lines=0, messages=0, mails=1, kept_open=1),
+        ]
+        assert dry == PurgeCounts(requests=2, lines=3, messages=3, mails=3, kept_open=1)
+        with storage.unit_of_work(write=False) as uow:
+            assert uow.requests.get("r-old-1") is None
+            assert uow.requests.get("r-old-2") is None
+            assert uow.outbox.get("mail-orphan") is None
+            assert uow.outbox.get("mail-pending") is not None
+
+    def test_a_mail_naming_a_request_stored_later_is_no_orphan_to_purge(
+        self, storage: Storage
+    ) -> None:
+        self._purge_world(storage)
+        with storage.unit_of_work() as uow:
+            uow.outbox.add(make_mail("mail-early", request_id="r-later", sent_at=at(-1)))
+            uow.requests.add(make_request("r-later", submitted_at=at(5)))
+        with storage.unit_of_work() as uow:
+            counts = uow.requests.purge("acc-1", at(0), dry_run=False, limit=10)
+        assert counts == self._EXPECTED_PURGE
+        with storage.unit_of_work(write=False) as uow:
+            assert uow.outbox.get("mail-early") is not None
+
     # -- messages
 
     def test_a_thread_is_in_posting_order_then_insertion_order(
@@ -1053,6 +1112,22 @@ class AbstractStorageTests:
             uow.messages.add(make_message())
         with pytest.raises(Conflict), storage.unit_of_work() as uow:
             uow.messages.add(make_message(body="again"))
+
+    def test_several_threads_read_at_once_are_each_as_read_alone(
+        self, storage: Storage, office: Office
+    ) -> None:
+        self._add(storage, make_request("r-1"), make_request("r-2"), make_request("r-3"))
+        with storage.unit_of_work() as uow:
+            for i, (request_id, minute) in enumerate([("r-2", 5), ("r-1", 3), ("r-2", 1)]):
+                uow.messages.add(
+                    make_message(f"m-{i}", request_id=request_id, posted_at=at(minute))
+                )
+        with storage.unit_of_work(write=False) as uow:
+            alone = {r: uow.messages.for_request(r) for r in ("r-2", "r-3", "r-1")}
+            together = uow.messages.for_requests(["r-2", "r-3", "r-1", "r-2"])
+            assert uow.messages.for_requests([]) == {}
+        assert together == alone
+        assert list(together) == ["r-2", "r-3", "r-1"]
 
     # -- outbox
 
