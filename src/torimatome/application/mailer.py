@@ -71,15 +71,15 @@ class Mailer:
         locale = base.account.settings.locale
         for user, role in chosen.values():
             ctx = attrs.evolve(base, recipient_role=role, url=self._url(role, base), at=now)
-            message = self._compose(ctx, user, locale)
+            raw, sent = self._compose(ctx, user, locale)
             uow.outbox.add(
                 OutboxMail(
                     id=self.new_id("mail"),
                     account_id=base.account.id,
                     event=base.event,
                     recipient=user.email,
-                    subject=str(message["Subject"] or ""),
-                    raw=message.as_bytes(),
+                    subject=str(sent["Subject"] or ""),
+                    raw=raw,
                     created_at=now,
                     request_id=base.request.id if base.request else None,
                     next_attempt_at=now,
@@ -103,8 +103,11 @@ class Mailer:
             return None
         return url
 
-    def _compose(self, ctx: MailContext, recipient: User, locale: str) -> EmailMessage:
-        """The shop's template if it gives a usable mail, else torimatome's own.
+    def _compose(
+        self, ctx: MailContext, recipient: User, locale: str
+    ) -> tuple[bytes, EmailMessage]:
+        """The shop's template if it gives a usable mail, else torimatome's own: its bytes, and
+        the mail read back from them.
 
         A failing shop template must not stop the office's work (the request, the decision):
         it is logged and the built-in template is used instead.
@@ -131,31 +134,35 @@ class Mailer:
         except Exception as exc:
             raise MailError(f"Mail could not be composed: {exc!r}") from exc
 
-    def _finish(self, message: EmailMessage, ctx: MailContext, recipient: User) -> EmailMessage:
-        """Fill in the headers torimatome owns and refuse what could misdirect the mail."""
+    def _finish(
+        self, message: EmailMessage, ctx: MailContext, recipient: User
+    ) -> tuple[bytes, EmailMessage]:
+        """Fill in the headers torimatome owns and refuse what could misdirect the mail; the
+        bytes to store, serialised once, and the mail as a transport will read them."""
+        # Header names only: reading a header's value parses it, which costs more than the rest.
+        present = {name.lower() for name in message.keys()}  # noqa: SIM118 (a list of names)
         try:
-            if message["From"] is None:
+            if "from" not in present:
                 message["From"] = self._address(self.config.mail_from_name, self.config.mail_from)
-            if message["To"] is None:
+            if "to" not in present:
                 message["To"] = self._address(recipient.display_name, recipient.email)
-            if message["Message-ID"] is None:
+            if "message-id" not in present:
                 message["Message-ID"] = make_msgid(domain="torimatome.invalid")
-            if message["Date"] is None and ctx.at is not None:
+            if "date" not in present and ctx.at is not None:
                 message["Date"] = format_datetime(ctx.at)
         except (ValueError, TypeError) as exc:
             raise MailError(f"A mail header could not be set: {exc}") from exc
         if self.config.mail_charset == "iso-2022-jp":
             _headers_in_iso_2022_jp(message)
         try:
-            _check_as_sent(message, recipient)
+            return _check_as_sent(message, recipient)
         except MailError:
             if message["To"] is None or recipient.email not in str(message["To"]):
                 raise
             # A display name the mail library renders ambiguously (an encoded word, say):
             # address the recipient by their bare address rather than risk another reading.
             message.replace_header("To", recipient.email)
-            _check_as_sent(message, recipient)
-        return message
+            return _check_as_sent(message, recipient)
 
     @staticmethod
     def _address(name: str, email: str) -> str:
@@ -261,7 +268,7 @@ _FIELD_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322 ftext: printable ASCII but th
 _ADDRESSING = ("cc", "bcc", "resent-")
 
 
-def _check_as_sent(message: EmailMessage, recipient: User) -> None:
+def _check_as_sent(message: EmailMessage, recipient: User) -> tuple[bytes, EmailMessage]:
     """torimatome chose the recipient at commit: a template may word the mail, not re-address
     it. The check reads the mail back from its bytes, as a transport will, so nothing the mail
     library renders differently (an encoded word in a name, a header name with a line break)
@@ -273,8 +280,13 @@ def _check_as_sent(message: EmailMessage, recipient: User) -> None:
         raise MailError(f"The mail could not be serialised: {exc!r}") from exc
     if message.defects or sent.defects:
         raise MailError(f"The mail is malformed: {message.defects or sent.defects}.")
-    for name, value in message.items():
-        if not _FIELD_NAME.fullmatch(name) or "\r" in str(value) or "\n" in str(value):
+    for name, value in message.raw_items():  # as stored: parsing would unfold a line break
+        text = str(value)
+        if not _FIELD_NAME.fullmatch(name) or any(
+            not line[:1].isspace() for line in text.replace("\r\n", "\n").split("\n")[1:]
+        ):
+            raise MailError(f"The mail header {name!r} is malformed.")
+        if "\r" in text.replace("\r\n", ""):
             raise MailError(f"The mail header {name!r} is malformed.")
     names = [name.lower() for name in sent]  # a message iterates its header names
     if any(name.startswith(_ADDRESSING) for name in names) or names.count("to") != 1:
@@ -284,6 +296,7 @@ def _check_as_sent(message: EmailMessage, recipient: User) -> None:
         raise MailError(
             f"A composed mail must be addressed to its recipient only, not {addresses}."
         )
+    return raw, sent
 
 
 def _lines_of(request: OrderRequest, line_ids: Sequence[str]) -> list[RequestLine]:
