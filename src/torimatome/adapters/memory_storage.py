@@ -422,6 +422,8 @@ class _Requests(_Repo):
     def purge(
         self, account_id: str, before: dt.datetime, *, dry_run: bool, limit: int | None = None
     ) -> PurgeCounts:
+        if limit is not None and limit < 1:
+            raise StorageError("limit must be at least 1.")
         if not dry_run:
             self._writable()
         if dry_run:

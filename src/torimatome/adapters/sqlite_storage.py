@@ -490,12 +490,15 @@ class _Requests(_Repo):
         return 0 if row is None else int(row["n"])
 
     def page(self, query: RequestQuery) -> list[OrderRequest]:
+        _at_least_one(query.limit)
         sql, params = page_sql(query)
         return self._assemble(self.s.rows(sql, params))
 
     def purge(
         self, account_id: str, before: dt.datetime, *, dry_run: bool, limit: int | None = None
     ) -> PurgeCounts:
+        if limit is not None:
+            _at_least_one(limit)
         if not dry_run:
             self.s.writable()
         if dry_run or limit is None:
@@ -614,6 +617,7 @@ class _Outbox(_Repo):
         self.s.insert(_INSERT_MAIL, to_row(mail), f"Mail {mail.id!r} already exists.")
 
     def due(self, now: dt.datetime, limit: int) -> list[OutboxMail]:
+        _at_least_one(limit)
         rows = self.s.rows(
             f"{self._SELECT} WHERE sent_at IS NULL "
             "AND (next_attempt_at IS NULL OR next_attempt_at <= :now) "
@@ -852,3 +856,10 @@ if TYPE_CHECKING:
 
     def _satisfies_the_port(storage: SqliteStorage) -> Storage:
         return storage  # mypy proves SqliteStorage structurally implements Storage
+
+
+def _at_least_one(limit: int) -> None:
+    """The port's limits are at least 1 (as the memory storage checks too): a zero or
+    negative one is a caller's bug, refused rather than answered with nothing."""
+    if limit < 1:
+        raise StorageError("limit must be at least 1.")

@@ -37,7 +37,7 @@ import pytest
 
 from ..adapters.memory_storage import MemoryStorage
 from ..domain.accounts import Account, AccountSettings
-from ..domain.errors import Conflict, StorageError
+from ..domain.errors import Conflict, StorageError, TorimatomeError
 from ..domain.lines import Act, LineStatus, RequestLine
 from ..domain.message_policy import GraphemePolicy
 from ..domain.messages import Message
@@ -1522,6 +1522,43 @@ class AbstractStorageTests:
         with pytest.raises(StorageError), storage.unit_of_work(write=False):
             pass
         storage.close()  # closing twice is harmless
+
+    def test_every_refusal_is_a_torimatome_error_and_changes_nothing(
+        self, storage: Storage, office: Office
+    ) -> None:
+        """What a driver refuses (a foreign key, an unknown row, a bad limit) reaches the
+        application as a torimatome error, never as the driver's own exception."""
+        self._add(storage, make_request(requester_id=office.alice.id))
+        before = self._get(storage, "r-1")
+        misuses: dict[str, Callable[[UnitOfWork], object]] = {
+            "a user of an unknown account": lambda uow: uow.users.add(
+                make_user("u-x", account_id="nope"), "hash"
+            ),
+            "a request of an unknown account": lambda uow: uow.requests.add(
+                make_request("r-x", account_id="nope")
+            ),
+            "a mail of an unknown account": lambda uow: uow.outbox.add(
+                make_mail("mail-x", account_id="nope")
+            ),
+            "a password for an unknown user": lambda uow: uow.users.set_password_hash(
+                "nobody", "hash"
+            ),
+            "an unknown mail marked sent": lambda uow: uow.outbox.mark_sent("nope", T0),
+            "a page of no rows": lambda uow: uow.requests.page(
+                RequestQuery(account_id="acc-1", limit=0, visible_since=T0)
+            ),
+            "no due mails": lambda uow: uow.outbox.due(T0, 0),
+            "a purge batch of none": lambda uow: uow.requests.purge(
+                "acc-1", at(1), dry_run=False, limit=0
+            ),
+        }
+        for what, misuse in misuses.items():
+            with pytest.raises(TorimatomeError), storage.unit_of_work() as uow:  # noqa: PT012
+                uow.accounts.update(attrs.evolve(office.account, name="書き換え"))
+                misuse(uow)
+            with storage.unit_of_work(write=False) as uow:
+                assert uow.accounts.get("acc-1") == office.account, what
+            assert self._get(storage, "r-1") == before, what
 
     # -- adapter equivalence
 
