@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from ..conftest import INSTALLED_PLUGINS
+
 PLUGIN = Path(__file__).resolve().parents[2] / "examples" / "torimatome-jsonl"
 
 
@@ -31,7 +33,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _run(site: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(site)}
-    env.pop("TORIMATOME_DISABLE_PLUGINS", None)
+    # Other installed plugins stay blocked; this one (installed here, maybe in the venv too)
+    # must be found.
+    others = [name for name in INSTALLED_PLUGINS if name != "jsonl"]
+    env["TORIMATOME_DISABLE_PLUGINS"] = ",".join(others)
     return subprocess.run(
         [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
     )

@@ -50,7 +50,27 @@ def test_the_coordinators_notice_carries_the_shops_consolidation_url(storage_url
     office.app.deliver_mail()
     bodies = {str(m["To"]): m.get_content() for m in office.mail.sent}
     assert f"https://shop.example/consolidation/{request.id}" in bodies["山田 <boss@example.com>"]
-    assert f"https://shop.example/request_status/{request.id}" in bodies["佐藤 <sato@example.com>"]
+    assert f"https://shop.example/request/{request.id}" in bodies["佐藤 <sato@example.com>"]
+
+
+def test_a_shop_without_a_request_screen_links_the_requester_to_their_status_page(
+    storage_url: str,
+) -> None:
+    asked: list[tuple[str, str | None]] = []
+
+    class Urls:
+        @hookimpl
+        def torimatome_screen_url(self, screen: str, request_id: str | None) -> str | None:
+            asked.append((screen, request_id))
+            return None if screen == "request" else f"https://shop.example/{screen}"
+
+    office = make_office(storage_url, plugins=(Urls(),))
+    request = office.request(office.sato)
+    office.app.deliver_mail()
+    bodies = {str(m["To"]): m.get_content() for m in office.mail.sent}
+    assert "https://shop.example/request_status" in bodies["佐藤 <sato@example.com>"]
+    assert ("request", request.id) in asked
+    assert ("request_status", request.id) in asked
 
 
 def test_addresses_are_resolved_when_the_change_commits(office: Office) -> None:

@@ -18,6 +18,8 @@ import pytest
 import torimatome
 from torimatome import ConfigurationError, MemoryMailTransport, NewUser, hookimpl
 
+from ..conftest import block_plugins
+
 _serial = itertools.count()
 
 
@@ -46,7 +48,6 @@ class Installer:
 
 @pytest.fixture
 def installer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Installer:
-    monkeypatch.delenv("TORIMATOME_DISABLE_PLUGINS", raising=False)
     monkeypatch.delenv("TORIMATOME_TRACE_PLUGINS", raising=False)
     return Installer(tmp_path, monkeypatch)
 
@@ -118,7 +119,7 @@ def test_a_blocked_plugin_is_not_loaded(
     installer: Installer, monkeypatch: pytest.MonkeyPatch, blocked: str
 ) -> None:
     installer.install("torimatome-fakedb", "1.2.3", "fakedb", BACKEND)
-    monkeypatch.setenv("TORIMATOME_DISABLE_PLUGINS", blocked)
+    block_plugins(monkeypatch, blocked)
     with pytest.raises(
         ConfigurationError, match=r"Unknown storage scheme 'fakedb'.*memory, sqlite"
     ):
@@ -330,7 +331,7 @@ def test_two_distributions_claiming_one_plugin_name_are_refused_not_shadowed(
         ConfigurationError, match=r"both named 'links'.*torimatome-first.*torimatome-second"
     ):
         torimatome.open("memory://")
-    monkeypatch.setenv("TORIMATOME_DISABLE_PLUGINS", "torimatome-first")
+    block_plugins(monkeypatch, "torimatome-first")
     with torimatome.open("fakedb://") as app:
         assert [p.distribution for p in app.plugins() if p.source == "entry point"] == [
             "torimatome-second"
@@ -364,7 +365,7 @@ def test_a_distribution_is_blocked_by_any_spelling_pip_accepts(
     installer: Installer, monkeypatch: pytest.MonkeyPatch, spelling: str
 ) -> None:
     installer.install("torimatome-fakedb", "1.2.3", "fakedb", BACKEND)
-    monkeypatch.setenv("TORIMATOME_DISABLE_PLUGINS", spelling)
+    block_plugins(monkeypatch, spelling)
     with pytest.raises(ConfigurationError, match="Unknown storage scheme"):
         torimatome.open("fakedb://")
 

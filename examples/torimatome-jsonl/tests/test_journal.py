@@ -91,7 +91,7 @@ def test_a_torn_last_line_is_cut_off_at_the_next_open(tmp_path: Path) -> None:
 def test_a_second_process_cannot_open_the_same_journal(tmp_path: Path) -> None:
     path = tmp_path / "office.jsonl"
     first = JsonlStorage(path)
-    with pytest.raises(StorageError, match="another process"):
+    with pytest.raises(StorageError, match="already open"):
         JsonlStorage(path)
     first.close()
     JsonlStorage(path).close()  # free again once closed
@@ -100,7 +100,7 @@ def test_a_second_process_cannot_open_the_same_journal(tmp_path: Path) -> None:
 def test_the_app_finds_the_backend_by_its_scheme_and_keeps_the_office(tmp_path: Path) -> None:
     url = f"jsonl:///{tmp_path / 'office.jsonl'}"
     with torimatome.open(url) as app:
-        (info,) = [p for p in app.plugins() if p.source == "entry point"]
+        (info,) = [p for p in app.plugins() if p.name == "jsonl"]
         assert (info.name, info.distribution, info.version) == (
             "jsonl",
             "torimatome-jsonl",

@@ -87,11 +87,24 @@ class Mailer:
             )
 
     def _url(self, role: str, ctx: MailContext) -> str | None:
-        screen = _SCREENS[role]
+        """The shop's link for this recipient: a requester's mail about one request links to
+        that request (``"request"``), or to their status page if the shop has no such screen;
+        a coordinator's to the consolidation screen."""
         request_id = ctx.request.id if ctx.request else None
+        screens = [_SCREENS[role]]
+        if role == REQUESTER and request_id is not None:
+            screens.insert(0, "request")
+        url = None
+        for screen in screens:
+            url = self._ask_url(screen, ctx.account.id, request_id)
+            if url is not None:
+                break
+        return url
+
+    def _ask_url(self, screen: str, account_id: str, request_id: str | None) -> str | None:
         try:
             url = self.pm.hook.torimatome_screen_url(
-                screen=screen, account_id=ctx.account.id, request_id=request_id
+                screen=screen, account_id=account_id, request_id=request_id
             )
         except Exception:
             log.exception("torimatome_screen_url failed; the mail goes out without a link")

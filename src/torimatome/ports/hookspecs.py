@@ -115,8 +115,10 @@ def torimatome_delivery_finished(report: DeliveryReport) -> None:
 
 @hookspec(firstresult=True)
 def torimatome_screen_url(screen: str, account_id: str, request_id: str | None) -> str | None:
-    """The shop's URL for ``"consolidation"``, ``"request_status"`` or ``"request"``
-    (firstresult); ``request_id`` is given when the link concerns one request."""
+    """The shop's URL for a screen (firstresult): ``"consolidation"`` (the coordinator's
+    notice, with the request's id), ``"request"`` (a requester's mail about one request) or
+    ``"request_status"`` (asked when ``"request"`` gets None, and for mails about no request).
+    ``request_id`` is given when the link concerns one request."""
 
 
 # --- restriction matrix --------------------------------------------------------------------

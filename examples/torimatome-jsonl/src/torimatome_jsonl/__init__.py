@@ -73,7 +73,9 @@ class JsonlStorage:
         try:
             fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
-            raise StorageError(f"The journal {self.path} is open in another process.") from exc
+            raise StorageError(
+                f"The journal {self.path} is already open (in this process or another)."
+            ) from exc
 
     def _load(self) -> None:
         """Replay every complete line; cut off a torn last line (a unit that never committed)."""
