@@ -8,7 +8,9 @@ and writes ``docs/performance.md``, ``docs/performance.json`` and ``docs/perform
 Environment:
     TORIMATOME_BENCH_SIZES   comma-separated sizes (default ``10k,100k,1M``)
     TORIMATOME_BENCH_REPEAT  multiplies the number of repetitions (default 1)
-    TORIMATOME_BENCH_OUT     folder for the report (default ``docs``)
+    TORIMATOME_BENCH_OUT     folder for the report (default ``docs`` for a run of every size,
+                             ``build/bench`` for fewer, so a quick run never replaces the
+                             published figures)
 """
 
 from __future__ import annotations
@@ -526,7 +528,8 @@ def _fill_outbox(
 def main() -> None:
     sizes = generate.parse_sizes(os.environ.get("TORIMATOME_BENCH_SIZES"))
     repeat = int(os.environ.get("TORIMATOME_BENCH_REPEAT", "1"))
-    out_dir = Path(os.environ.get("TORIMATOME_BENCH_OUT", "docs"))
+    every_size = set(sizes) == set(generate.SIZES)
+    out_dir = Path(os.environ.get("TORIMATOME_BENCH_OUT", "docs" if every_size else "build/bench"))
     started = time.perf_counter()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="torimatome-bench-") as tmp:
