@@ -42,6 +42,7 @@ CHANGE_TABLES: dict[str, Any] = {
     "messages": Message,
     "threads": list[str],
     "outbox": OutboxMail,
+    "mail_order": int,
     "idempotency": IdempotencyRecord,
 }
 #: Tables whose keys are tuples (JSON has only lists).

@@ -73,6 +73,7 @@ PRIMARY_TABLES = (
     "messages",
     "threads",
     "outbox",
+    "mail_order",
     "idempotency",
 )
 
@@ -90,6 +91,10 @@ class _Tables:
         self.threads: dict[str, list[str]] = {}
         self.outbox: dict[str, OutboxMail] = {}
         self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
+        # Each mail's place in insertion order, the tie-breaker of due() and all() (SQLite's
+        # rowid): a dict's own order cannot be trusted, since a rollback re-adds a key last.
+        self.mail_order: dict[str, int] = {}
+        self.next_mail_order = 0
         # Secondary indexes, kept current by every write (and by the journal's undo).
         self.account_users: dict[str, list[str]] = {}
         self.account_requests: dict[str, list[tuple[dt.datetime, str]]] = {}
@@ -122,6 +127,7 @@ class _Tables:
             if line.status in PENDING_STATUSES:
                 self.pending.setdefault(line.account_id, {})[line_id] = None
         self.unsent = {mail_id: None for mail_id, m in self.outbox.items() if m.sent_at is None}
+        self.next_mail_order = max(self.mail_order.values(), default=-1) + 1
         self.request_mails, self.orphans = {}, {}
         for mail_id, mail in self.outbox.items():
             if mail.request_id is not None:
@@ -132,7 +138,12 @@ class _Tables:
 
 class _Journal:
     """Undo entries recorded by every write, replayed backwards on rollback; with ``names``,
-    also the unit's net changes (table, key, new value or ``DELETED``) for the change feed."""
+    also the unit's net changes (table, key, new value or ``DELETED``) for the change feed.
+
+    Every write records its undo *before* it changes anything, and each undo is harmless if
+    the change never happened: an interrupt (Ctrl-C) may land between the two, and the
+    rollback must still leave every table and index exactly as it was.
+    """
 
     def __init__(self, names: dict[int, str] | None = None) -> None:
         self.entries: list[Callable[[], object]] = []
@@ -148,8 +159,9 @@ class _Journal:
             self.changes[(self._names[id(table)], key)] = value
 
     def delete(self, table: dict[Any, Any], key: Any) -> None:
-        old = table.pop(key, _MISSING)
+        old = table.get(key, _MISSING)
         self.entries.append(lambda: _restore(table, key, old))
+        table.pop(key, None)
         if self._names is not None and id(table) in self._names:
             self.changes[(self._names[id(table)], key)] = DELETED
 
@@ -158,15 +170,16 @@ class _Journal:
         self.set(table, key, [*(items or []), item])
 
     def insort(self, table: dict[Any, list[Any]], key: Any, item: Any) -> None:
-        """Add ``item`` to the sorted list ``table[key]`` (created if missing)."""
+        """Add ``item`` (not yet there) to the sorted list ``table[key]`` (created if missing)."""
         items = table.setdefault(key, [])
-        bisect.insort(items, item)
         self.entries.append(lambda: _remove_sorted(items, item))
+        bisect.insort(items, item)
 
     def remove_sorted(self, table: dict[Any, list[Any]], key: Any, item: Any) -> None:
         items = table.get(key)
-        if items is not None and _remove_sorted(items, item):
-            self.entries.append(lambda: bisect.insort(items, item))
+        if items is not None and _contains_sorted(items, item):
+            self.entries.append(lambda: _contains_sorted(items, item) or bisect.insort(items, item))
+            _remove_sorted(items, item)
 
     def drop_from_head(self, items: list[Any], gone: Collection[Any]) -> None:
         """Remove ``gone`` from the sorted list ``items``, where they sit near its start."""
@@ -175,8 +188,14 @@ class _Journal:
         head = bisect.bisect_right(items, max(gone))
         old = items[:head]
         kept = [item for item in old if item not in gone]
+        size = len(items)
+
+        def undo() -> None:
+            if len(items) != size:  # the head was rewritten (one list operation, all or none)
+                items[: len(kept)] = old
+
+        self.entries.append(undo)
         items[:head] = kept
-        self.entries.append(lambda: items.__setitem__(slice(0, len(kept)), old))
 
     def mark(self, table: dict[Any, dict[str, None]], key: Any, member: str, on: bool) -> None:
         """Put ``member`` in (or take it out of) the set ``table[key]``."""
@@ -185,17 +204,22 @@ class _Journal:
     def mark_in(self, members: dict[str, None], member: str, on: bool) -> None:
         """Put ``member`` in (or take it out of) ``members``, an insertion-ordered set."""
         if on and member not in members:
-            members[member] = None
             self.entries.append(lambda: members.pop(member, None))
+            members[member] = None
         elif not on and member in members:
-            del members[member]
             self.entries.append(lambda: members.__setitem__(member, None))
+            del members[member]
 
     def rollback(self) -> None:
         for undo in reversed(self.entries):
             undo()
         self.entries.clear()
         self.changes.clear()
+
+
+def _contains_sorted(items: list[Any], item: Any) -> bool:
+    index = bisect.bisect_left(items, item)
+    return index < len(items) and items[index] == item
 
 
 def _remove_sorted(items: list[Any], item: Any) -> bool:
@@ -483,6 +507,7 @@ class _Requests(_Repo):
     def _forget_mail(self, mail_id: str) -> None:
         mail = self.t.outbox[mail_id]
         self.j.delete(self.t.outbox, mail_id)
+        self.j.delete(self.t.mail_order, mail_id)
         if mail.request_id is not None:
             self.j.mark(self.t.request_mails, mail.request_id, mail_id, False)
             self.j.mark(self.t.orphans, mail.account_id, mail_id, False)
@@ -514,6 +539,8 @@ class _Outbox(_Repo):
         if mail.id in self.t.outbox:
             raise Conflict(f"Mail {mail.id!r} already exists.")
         self.j.set(self.t.outbox, mail.id, mail)
+        self.j.set(self.t.mail_order, mail.id, self.t.next_mail_order)
+        self.t.next_mail_order += 1  # never taken back: gaps are harmless, reuse is not
         if mail.sent_at is None:
             self.j.mark_in(self.t.unsent, mail.id, True)
         if mail.request_id is not None:
@@ -526,13 +553,14 @@ class _Outbox(_Repo):
         if limit < 1:
             raise StorageError("limit must be at least 1.")
         outbox = self.t.outbox
-        # Unsent mails in insertion order, as the stable sort below needs for equal keys.
+        # Ties are broken by each mail's place in insertion order, as SQLite does by rowid.
         due = [
             m
             for m in (outbox[i] for i in self.t.unsent)
             if m.next_attempt_at is None or m.next_attempt_at <= now
         ]
-        due.sort(key=lambda m: (m.next_attempt_at or m.created_at, m.created_at))
+        order = self.t.mail_order
+        due.sort(key=lambda m: (m.next_attempt_at or m.created_at, m.created_at, order[m.id]))
         return due[:limit]
 
     def _replace(self, mail_id: str, **changes: Any) -> None:
@@ -561,7 +589,8 @@ class _Outbox(_Repo):
         return self.t.outbox.get(mail_id)
 
     def all(self) -> list[OutboxMail]:
-        return sorted(self.t.outbox.values(), key=lambda m: m.created_at)
+        order = self.t.mail_order
+        return sorted(self.t.outbox.values(), key=lambda m: (m.created_at, order[m.id]))
 
 
 class _Idempotency(_Repo):

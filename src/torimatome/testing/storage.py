@@ -1213,6 +1213,36 @@ class AbstractStorageTests:
         with storage.unit_of_work(write=False) as uow:
             assert [m.id for m in uow.outbox.all()] == ["m-a", "m-b", "m-c"]
 
+    def test_a_rolled_back_change_leaves_the_order_of_equal_mails_as_it_was(
+        self, storage: Storage, office: Office
+    ) -> None:
+        """Mails of one instant keep their insertion order (due, all) through rollbacks."""
+        old = make_request("r-old", submitted_at=at(-900), statuses=(LineStatus.DELETED,))
+        self._add(storage, old)
+        with storage.unit_of_work() as uow:
+            uow.outbox.add(make_mail("m-gone", request_id="r-old", sent_at=at(-899)))
+            for n in range(3):
+                uow.outbox.add(make_mail(f"m-{n}"))
+
+        def orders() -> tuple[list[str], list[str]]:
+            with storage.unit_of_work(write=False) as uow:
+                return (
+                    [m.id for m in uow.outbox.due(at(1), 10)],
+                    [m.id for m in uow.outbox.all()],
+                )
+
+        before = orders()
+        assert before[0] == ["m-0", "m-1", "m-2"]
+        with pytest.raises(RuntimeError), storage.unit_of_work() as uow:  # noqa: PT012
+            uow.outbox.mark_sent("m-0", at(1))
+            uow.outbox.reschedule("m-1", attempts=1, next_attempt_at=T0, error="x")
+            raise RuntimeError("the commit failed")
+        assert orders() == before
+        with pytest.raises(RuntimeError), storage.unit_of_work() as uow:  # noqa: PT012
+            assert uow.requests.purge("acc-1", at(-1), dry_run=False).mails == 1
+            raise RuntimeError("the commit failed")
+        assert orders() == before
+
     @pytest.mark.parametrize("act", ["mark_sent", "reschedule"])
     def test_changing_an_unknown_mail_is_a_storage_error(
         self, storage: Storage, office: Office, act: str
