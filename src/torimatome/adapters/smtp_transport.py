@@ -9,7 +9,6 @@ leaves the mail in the outbox for the next run.
 from __future__ import annotations
 
 import logging
-import re
 import smtplib
 import ssl
 import threading
@@ -19,12 +18,11 @@ from ..domain.errors import ConfigurationError, MailError
 from ..domain.text import forbidden_character
 from ..domain.views import DeliveryReport
 from ..ports.hookspecs import hookimpl
+from ..ports.mail import broken_header
 
 __all__ = ["SmtpMailTransport"]
 
 log = logging.getLogger("torimatome")
-
-_FIELD_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322 ftext: printable ASCII but the colon
 
 
 class SmtpMailTransport:
@@ -166,19 +164,11 @@ class SmtpMailTransport:
             connection.close()  # the mails are sent; a failed goodbye changes nothing
 
 
-def _check_headers(message: EmailMessage) -> None:
-    """Refuse a header whose value breaks a line without folding it: the bytes on the wire
-    would start another header (``Bcc:``...). The raw values are checked, because reading a
-    header through the mail library unfolds it and hides the break."""
-    for name, value in message.raw_items():
-        lines = str(value).replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        if any(not line[:1].isspace() for line in lines[1:]) or not _FIELD_NAME.fullmatch(name):
-            raise MailError(f"The mail header {name!r} carries a line break.")
-
-
 def _recipients(message: EmailMessage) -> list[str]:
     """The envelope recipients: the addresses of the one ``To`` header torimatome wrote."""
-    _check_headers(message)
+    broken = broken_header(message)
+    if broken is not None:
+        raise MailError(f"The mail header {broken!r} carries a line break.")
     if message.get_all("To") is None or len(message.get_all("To") or ()) != 1:
         raise MailError("A mail to send needs exactly one To header.")
     header = message["To"]

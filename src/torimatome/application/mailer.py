@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import logging
-import re
 from collections.abc import Callable, Iterable, Sequence
 from email import message_from_bytes, policy
 from email.header import Header
@@ -29,7 +28,7 @@ from ..domain.roles import Role
 from ..domain.text import forbidden_character
 from ..domain.users import User
 from ..ports.config import Config
-from ..ports.mail import MailContext
+from ..ports.mail import MailContext, broken_header
 from ..ports.storage import OutboxMail, UnitOfWork
 from .mail_templates import COORDINATOR, INTRO, REQUESTER, SUBJECTS, USER
 
@@ -277,7 +276,6 @@ def _iso_2022_jp_address(name: str, address: Address) -> str:
     return f"{word}{' ' if fits else chr(10) + ' '}{spec}"
 
 
-_FIELD_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322 ftext: printable ASCII but the colon
 _ADDRESSING = ("cc", "bcc", "resent-")
 
 
@@ -293,14 +291,9 @@ def _check_as_sent(message: EmailMessage, recipient: User) -> tuple[bytes, Email
         raise MailError(f"The mail could not be serialised: {exc!r}") from exc
     if message.defects or sent.defects:
         raise MailError(f"The mail is malformed: {message.defects or sent.defects}.")
-    for name, value in message.raw_items():  # as stored: parsing would unfold a line break
-        text = str(value)
-        if not _FIELD_NAME.fullmatch(name) or any(
-            not line[:1].isspace() for line in text.replace("\r\n", "\n").split("\n")[1:]
-        ):
-            raise MailError(f"The mail header {name!r} is malformed.")
-        if "\r" in text.replace("\r\n", ""):
-            raise MailError(f"The mail header {name!r} is malformed.")
+    broken = broken_header(message)
+    if broken is not None:
+        raise MailError(f"The mail header {broken!r} is malformed.")
     names = [name.lower() for name in sent]  # a message iterates its header names
     if any(name.startswith(_ADDRESSING) for name in names) or names.count("to") != 1:
         raise MailError("A composed mail must have one To and no Cc, Bcc or Resent- headers.")
