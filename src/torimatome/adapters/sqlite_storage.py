@@ -210,6 +210,17 @@ def _marks(items: Sequence[object]) -> str:
     return ", ".join("?" * len(items))
 
 
+def _by_id(session: _Session, select: str, ids: Collection[str], kind: type[T]) -> dict[str, T]:
+    """The rows of ``select`` whose id is one of ``ids``, as values, in the order asked (as
+    MemoryStorage answers), read in chunks within SQLite's parameter limit."""
+    wanted = list(dict.fromkeys(ids))
+    found: dict[str, T] = {}
+    for chunk in _chunks(wanted):
+        for row in session.rows(f"{select} WHERE id IN ({_marks(chunk)})", chunk):
+            found[row["id"]] = from_row(row, kind)
+    return {i: found[i] for i in wanted if i in found}
+
+
 class _Session:
     """Runs the statements of one unit of work and translates every driver error."""
 
@@ -344,12 +355,7 @@ class _Users(_Repo):
         return [from_row(r, User) for r in rows]
 
     def many(self, user_ids: Collection[str]) -> dict[str, User]:
-        wanted = list(dict.fromkeys(user_ids))
-        found: dict[str, User] = {}
-        for chunk in _chunks(wanted):
-            for row in self.s.rows(f"{self._SELECT} WHERE id IN ({_marks(chunk)})", chunk):
-                found[row["id"]] = from_row(row, User)
-        return {i: found[i] for i in wanted if i in found}
+        return _by_id(self.s, self._SELECT, user_ids, User)
 
     def coordinators(self, account_id: str) -> list[User]:
         rows = self.s.rows(COORDINATORS_SQL, (account_id,))
@@ -438,13 +444,7 @@ class _Requests(_Repo):
         return [from_row({**h, "lines": lines[h["id"]]}, OrderRequest) for h in headers]
 
     def lines(self, line_ids: Collection[str]) -> dict[str, RequestLine]:
-        wanted = list(dict.fromkeys(line_ids))
-        found: dict[str, RequestLine] = {}
-        for chunk in _chunks(wanted):
-            for row in self.s.rows(f"{self._SELECT_LINES} WHERE id IN ({_marks(chunk)})", chunk):
-                found[row["id"]] = from_row(row, RequestLine)
-        # In the order asked, as MemoryStorage answers.
-        return {i: found[i] for i in wanted if i in found}
+        return _by_id(self.s, self._SELECT_LINES, line_ids, RequestLine)
 
     def lines_of_order(self, account_id: str, order_id: str) -> list[RequestLine]:
         rows = self.s.rows(LINES_OF_ORDER_SQL, (account_id, order_id))
